@@ -1,0 +1,5 @@
+import sys
+
+from landmarkgan.cli import main
+
+sys.exit(main())

@@ -1,0 +1,50 @@
+"""The ``landmarkgan`` command: a thin layer of subcommands over the library.
+
+Each subcommand lives in its own module here and exposes ``register(subparsers)``, which adds
+its parser and sets ``func`` to the function that runs it with the parsed arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from landmarkgan import __version__
+from landmarkgan.errors import LandmarkGANError
+
+# Subcommand modules in the order ``--help`` lists them.
+COMMANDS: tuple[str, ...] = (
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="landmarkgan",
+        description="Facial expression translation from a single image with landmark-guided GANs.",
+    )
+    parser.add_argument("--version", action="version", version=f"landmarkgan {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"landmarkgan.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except LandmarkGANError as e:
+        print(f"landmarkgan {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"landmarkgan {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

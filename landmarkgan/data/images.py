@@ -1,0 +1,45 @@
+"""Reading and writing images with errors a user can act on."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from landmarkgan.errors import LandmarkGANError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+MAX_PIXELS = 50_000_000  # refuse decompression bombs long before memory runs out
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """Load an image file as RGB uint8 (H, W, 3); grey and RGBA images are converted."""
+    path = Path(path)
+    if not path.is_file():
+        raise LandmarkGANError(f"image {path} does not exist")
+    try:
+        with Image.open(path) as im:
+            if im.width * im.height > MAX_PIXELS:
+                raise LandmarkGANError(
+                    f"image {path} is {im.width}x{im.height}, larger than {MAX_PIXELS:,} pixels; downscale it first"
+                )
+            im.load()
+            return np.asarray(im.convert("RGB"))
+    except LandmarkGANError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise LandmarkGANError(f"cannot read {path} as an image ({e}); is the file corrupt or truncated?") from None
+
+
+def save_image(array: np.ndarray, path: str | os.PathLike) -> Path:
+    """Save an RGB uint8 array (H, W, 3) to ``path``, creating its folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.ascontiguousarray(array)).save(path)
+    return path
+
+
+def is_image_file(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
