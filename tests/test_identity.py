@@ -19,17 +19,17 @@ from landmarkgan.models.dlib_serialize import (
     read_layer_details,
     read_network,
 )
+from landmarkgan.dlib_files import packaged_model_path
 from landmarkgan.models.identity import (
     MODEL_FILE,
     FaceRecognitionResNet,
     add_zero_padded,
     face_chip,
     load_face_recognition_net,
-    packaged_model_path,
 )
 
-dlib = pytest.importorskip("dlib")
-skdata = pytest.importorskip("skimage.data")
+import dlib  # noqa: E402
+from skimage import data as skdata  # noqa: E402
 
 
 # ---------------------------------------------------------------- dlib's byte encodings

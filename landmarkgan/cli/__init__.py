@@ -15,6 +15,9 @@ from landmarkgan.errors import LandmarkGANError
 
 # Subcommand modules in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
+    "demo",
+    "synthesize",
+    "prepare",
 )
 
 

