@@ -20,8 +20,11 @@ from landmarkgan.models.dlib_serialize import (
     read_network,
 )
 from landmarkgan.dlib_files import packaged_model_path
+from landmarkgan.landmarks.align import FACE_CHIP_BOX, align_face
+from landmarkgan.landmarks.detector import FaceLandmarkDetector
 from landmarkgan.models.identity import (
     MODEL_FILE,
+    AlignedFaceEmbedding,
     FaceRecognitionResNet,
     add_zero_padded,
     face_chip,
@@ -132,8 +135,7 @@ def test_layer_details_by_version_string() -> None:
 @pytest.fixture(scope="module")
 def model_file() -> Path:
     path = packaged_model_path(MODEL_FILE)
-    if not path.is_file():
-        pytest.skip("face_recognition_models is not installed")
+    assert path.is_file(), "face_recognition_models (a dependency) ships this file"
     return path
 
 
@@ -282,3 +284,30 @@ def test_missing_or_wrong_model_file_is_a_clear_error(model_file: Path, tmp_path
     other.write_bytes(packaged_model_path("shape_predictor_5_face_landmarks.dat").read_bytes()[:4096])
     with pytest.raises(LandmarkGANError, match="not a valid dlib face recognition model"):
         load_face_recognition_net(other)
+
+
+# ---------------------------------------------------------------- F on aligned faces (the identity loss)
+
+
+def test_face_chip_box_is_where_dlib_cuts_the_chip() -> None:
+    """Warp an image whose pixels hold their own coordinates: dlib's chip corners give its box."""
+    image = skdata.astronaut()
+    aligned = align_face(image, FaceLandmarkDetector().detect_one(image).landmarks, size=256)
+    ys, xs = np.mgrid[:256, :256]
+    coordinates = np.stack([xs, ys, np.zeros_like(xs)], axis=-1).astype(np.uint8)
+    chip = face_chip(coordinates, aligned.landmarks).astype(np.float64)
+    (x0, y0), (x1, y1) = chip[0, 0, :2] / 256, chip[-1, -1, :2] / 256
+    assert np.allclose([x0, y0, x1, y1], FACE_CHIP_BOX, atol=0.025)
+
+
+def test_aligned_face_embedding_is_dlibs_descriptor(net: FaceRecognitionResNet, model_file: Path) -> None:
+    image = skdata.astronaut()
+    aligned = align_face(image, FaceLandmarkDetector().detect_one(image).landmarks, size=256)
+    reference = np.array(dlib.face_recognition_model_v1(str(model_file)).compute_face_descriptor(
+        face_chip(aligned.image, aligned.landmarks)))
+    x = to_input(aligned.image)
+    with torch.no_grad():
+        cropped = AlignedFaceEmbedding(net)(x)[0].numpy()
+        whole = net(x)[0].numpy()
+    assert np.linalg.norm(cropped - reference) < 0.15
+    assert np.linalg.norm(whole - reference) > 0.6  # the whole frame reads as another person

@@ -16,6 +16,10 @@ from PIL import Image
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.landmarks.ibug68 import ALIGNED_TEMPLATE, STABLE_POINTS, check_landmarks
 
+# Where dlib's face chip (get_face_chip, padding 0.25: what its face-recognition ResNet reads) lies in
+# an aligned face, as fractions of the side (left, top, right, bottom); a test measures it with dlib.
+FACE_CHIP_BOX = (0.22, 0.22, 0.78, 0.78)
+
 
 class AlignedFace(NamedTuple):
     """An aligned face crop, its 68 landmarks in the crop's pixels, and the 2x3 matrix that maps

@@ -1,0 +1,158 @@
+"""The model's hyper-parameters: every architecture size, loss weight and ablation switch of the paper.
+
+Defaults are the paper's (256x256 images, pix2pix unet_256 generators, 70x70 PatchGANs, BatchNorm,
+dropout as the only noise, lambda1 = 2, lambda2 = 100, lambda3 = 0.1, dual discriminators, identity
+and landmark losses on, the L1,2 reconstruction loss, soft-crops on, labels to both generators).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from landmarkgan.config_fields import check_fields, check_finite, field_names
+from landmarkgan.errors import LandmarkGANError
+from landmarkgan.expressions import BASIC_EXPRESSIONS, canonical_expression
+
+NUM_LANDMARKS = 68
+# Reference image side for values stated "in pixels at 256x256": the landmark loss and the soft-crop
+# width keep their meaning at any training size.
+REFERENCE_SIZE = 256
+NORMS = ("batch", "instance", "none")
+LABEL_TARGETS = ("both", "gl", "ge")
+RECON_LOSSES = ("l12", "l1", "l2")
+
+
+@dataclass
+class ModelConfig:
+    """Everything that fixes LandmarkGAN's networks and losses (saved with every checkpoint).
+
+    Attributes:
+        image_size: side S of the square images (power of two, >= 32; 256 in the paper).
+        input_nc: channels of the input/output face images (3 = RGB).
+        ngf: generator width (filters of the U-Nets' first layer).
+        ndf: discriminator width (filters of the PatchGANs' first layer).
+        n_layers_D: stride-2 layers of each PatchGAN (3 = the 70x70 PatchGAN).
+        norm: "batch" (paper), "instance" or "none".
+        dropout: dropout 0.5 in the U-Nets' innermost decoder blocks (the only noise source).
+        expressions: the K expression names, in the order of the one-hot le (the 7 basic ones, or 8
+            with contempt for RaFD); training takes them from the data.
+        num_intensities: size of the intensity one-hot li (0 = no intensity control, 4 = BU-3DFE, eq. 10).
+        label_to: which generators get the labels: "both" (paper), "gl" only or "ge" only (Table I).
+        label_embed_dim: width of the fully connected label embedding joined to Gl's bottleneck.
+        soft_crops: give Ge the soft-crop features (Gaussian-weighted crops of x around the landmarks).
+        soft_crop_sigma: the Gaussians' standard deviation, in pixels of a 256x256 image.
+        dual_discriminator: two PatchGANs per stage (full and half resolution) instead of one.
+        landmark_loss: stage I's landmark reconstruction loss (lambda1 term).
+        identity_loss: stage II's face-recognition identity loss (lambda3 term).
+        recon_loss: stage II's reconstruction loss: "l12" (Huber, paper), "l1" or "l2".
+        lambda1: weight of the landmark loss (in pixels of a 256x256 image).
+        lambda2: weight of the image reconstruction loss (images in [-1, 1]).
+        lambda3: weight of the identity loss.
+        pdm_components: number of PCA shape modes of the point distribution model.
+    """
+
+    image_size: int = 256
+    input_nc: int = 3
+    ngf: int = 64
+    ndf: int = 64
+    n_layers_D: int = 3
+    norm: str = "batch"
+    dropout: bool = True
+    expressions: list[str] = dataclasses.field(default_factory=lambda: list(BASIC_EXPRESSIONS))
+    num_intensities: int = 0
+    label_to: str = "both"
+    label_embed_dim: int = 64
+    soft_crops: bool = True
+    soft_crop_sigma: float = 8.0
+    dual_discriminator: bool = True
+    landmark_loss: bool = True
+    identity_loss: bool = True
+    recon_loss: str = "l12"
+    lambda1: float = 2.0
+    lambda2: float = 100.0
+    lambda3: float = 0.1
+    pdm_components: int = 20
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def num_downs(self) -> int:
+        """Downsamplings of the U-Nets: log2(image_size), so the bottleneck is 1x1 (8 at 256 = unet_256)."""
+        return int(math.log2(self.image_size))
+
+    @property
+    def num_expressions(self) -> int:
+        """K, the length of the expression one-hot le."""
+        return len(self.expressions)
+
+    @property
+    def num_labels(self) -> int:
+        """Length of the label vector [le one-hot, li one-hot]."""
+        return self.num_expressions + self.num_intensities
+
+    @property
+    def labels_to_gl(self) -> bool:
+        return self.label_to in ("both", "gl")
+
+    @property
+    def labels_to_ge(self) -> bool:
+        return self.label_to in ("both", "ge")
+
+    def validate(self) -> None:
+        """Raise LandmarkGANError naming the first bad field and the values it accepts."""
+        check_fields(self, "model")
+        s = self.image_size
+        if s < 32 or s & (s - 1):
+            raise LandmarkGANError(
+                f"model.image_size must be a power of two of at least 32 (the U-Net halves it down to 1x1), got {s}"
+            )
+        for name in ("input_nc", "ngf", "ndf", "n_layers_D", "label_embed_dim", "pdm_components"):
+            if getattr(self, name) < 1:
+                raise LandmarkGANError(f"model.{name} must be at least 1, got {getattr(self, name)}")
+        smallest = s // 2 if self.dual_discriminator else s
+        if smallest < 3 * 2**self.n_layers_D:
+            raise LandmarkGANError(
+                f"model.n_layers_D={self.n_layers_D} is too deep for a {smallest}x{smallest} discriminator input "
+                f"(it needs at least {3 * 2**self.n_layers_D}); lower n_layers_D or raise image_size"
+            )
+        _choice("norm", self.norm, NORMS)
+        _choice("label_to", self.label_to, LABEL_TARGETS)
+        _choice("recon_loss", self.recon_loss, RECON_LOSSES)
+        self.expressions = [canonical_expression(e) for e in self.expressions]
+        if len(set(self.expressions)) != len(self.expressions) or len(self.expressions) < 2:
+            raise LandmarkGANError(f"model.expressions must name at least 2 different expressions, got {self.expressions}")
+        if self.num_intensities < 0:
+            raise LandmarkGANError(f"model.num_intensities must be 0 (off) or the number of levels (4), got {self.num_intensities}")
+        if not self.soft_crop_sigma > 0:
+            raise LandmarkGANError(f"model.soft_crop_sigma must be positive (pixels at 256x256), got {self.soft_crop_sigma}")
+        for name in ("lambda1", "lambda2", "lambda3"):
+            check_finite(getattr(self, name), f"model.{name}")
+        max_modes = 2 * NUM_LANDMARKS - 4
+        if self.pdm_components > max_modes:
+            raise LandmarkGANError(
+                f"model.pdm_components must be at most {max_modes} (68 points x 2 minus the 4 similarity "
+                f"parameters), got {self.pdm_components}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        """Build from a mapping (e.g. a YAML ``model`` section); unknown keys are an error."""
+        if not isinstance(d, dict):
+            raise LandmarkGANError(f"the model config must be a mapping of options, got {type(d).__name__}")
+        unknown = sorted(set(d) - set(field_names(cls)))
+        if unknown:
+            raise LandmarkGANError(f"unknown model option(s) {unknown}; known: {sorted(field_names(cls))}")
+        return cls(**d)
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise LandmarkGANError(f"model.{name} must be one of {', '.join(allowed)}, got {value!r}")
+

@@ -1,0 +1,231 @@
+"""LandmarkGAN: the two generators, their discriminators, the PDM, and the losses of both stages.
+
+Stage I, Gl(x, le) -> (landmark image l, 68 points): trained against Dl, which judges landmark
+images conditioned on x (real: the target's landmark image; fake: Gl's), plus lambda1 times the
+landmark loss. Stage II, Ge([x, l, le]) -> y_hat: trained against De, which judges (y, x) real vs
+(y_hat, x) fake, plus lambda2 times the reconstruction loss and lambda3 times the identity loss.
+
+Choices where the paper is vague:
+
+* Dual discriminators: each stage has two PatchGANs of the same architecture, one on the full
+  resolution input and one on the input average-pooled by 2 (coarser, larger receptive field, as in
+  pix2pixHD's multi-scale discriminators); the GAN terms average over them, so lambdas keep their
+  meaning. With ``dual_discriminator=False`` only the full-resolution one exists.
+* Coordinates: the PDM works in a normalised frame, (pixel + 0.5) / S, so the image spans [0, 1];
+  the public methods take and return pixels of the S x S image (pixel-centre convention). The
+  landmark loss is measured in pixels of a 256x256 image (normalised distance x 256), the unit of
+  the paper's landmark errors, so lambda1 = 2 means the same at every training size.
+* Alternating training: while Ge/De train, Gl is fixed, so stage II runs Gl without gradients;
+  stage I's losses do not involve Ge.
+* Discriminator steps see the generators' outputs without gradients (detached fakes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from landmarkgan.errors import LandmarkGANError
+from landmarkgan.models.config import NUM_LANDMARKS, REFERENCE_SIZE, ModelConfig
+from landmarkgan.models.generators import ExpressionGenerator, LandmarkGenerator, label_vector
+from landmarkgan.models.losses import (
+    discriminator_loss,
+    generator_gan_loss,
+    identity_loss,
+    landmark_loss,
+    reconstruction_loss,
+)
+from landmarkgan.models.networks import NLayerDiscriminator, init_weights
+from landmarkgan.models.pdm import PointDistributionModel, normalise, to_pixels
+
+Batch = dict[str, torch.Tensor]
+Parts = dict[str, torch.Tensor]
+
+
+class LandmarkGAN(nn.Module):
+    """The whole model: ``gl``, ``ge``, discriminators ``dl`` and ``de`` (ModuleLists of 1 or 2), ``pdm``.
+
+    The four loss methods take the batch dict of :class:`~landmarkgan.data.dataset.ExpressionPairDataset`
+    and return (total loss, {name: detached scalar}) with the total under "total".
+    """
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or ModelConfig()
+        self.gl = LandmarkGenerator(config)
+        self.ge = ExpressionGenerator(config)
+        count = 2 if config.dual_discriminator else 1
+        self.dl = nn.ModuleList(self._discriminator() for _ in range(count))
+        self.de = nn.ModuleList(self._discriminator() for _ in range(count))
+
+    def _discriminator(self) -> NLayerDiscriminator:
+        c = self.config
+        return init_weights(NLayerDiscriminator(2 * c.input_nc, c.ndf, c.n_layers_D, c.norm))
+
+    @property
+    def pdm(self) -> PointDistributionModel:
+        """The point distribution model Gl decodes its landmarks with (its buffers live under ``gl.pdm``)."""
+        return self.gl.pdm
+
+    def fit_pdm(self, landmarks: np.ndarray | torch.Tensor) -> "LandmarkGAN":
+        """Pre-train the PDM decoder on training landmarks (N, 68, 2) in pixels of the S x S images."""
+        shapes = torch.as_tensor(np.asarray(landmarks, dtype=np.float64))
+        self.pdm.fit(normalise(shapes, self.config.image_size))
+        return self
+
+    # -- inference --------------------------------------------------------------------------------
+    def generate_landmarks(
+        self, x: torch.Tensor, le: torch.Tensor, li: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stage I: (landmark image (B, C, S, S) in [-1, 1], landmarks (B, 68, 2) in pixels)."""
+        image, points = self.gl(x, self._labels(x, le, li))
+        return image, to_pixels(points, self.config.image_size)
+
+    def translate(self, x: torch.Tensor, le: torch.Tensor, li: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Both stages: x (B, C, S, S) in [-1, 1], target expression indices le (B,) [and intensities
+        li (B,), 0..num_intensities] -> {"landmark_image", "landmarks" (pixels), "image"}.
+
+        Runs in the current mode: call ``eval()`` first for outputs without dropout noise.
+        """
+        labels = self._labels(x, le, li)
+        landmark_image, points = self.gl(x, labels)
+        image = self.ge(x, landmark_image, points, labels)
+        return {
+            "landmark_image": landmark_image,
+            "landmarks": to_pixels(points, self.config.image_size),
+            "image": image,
+        }
+
+    # -- losses -----------------------------------------------------------------------------------
+    def stage1_discriminator_loss(self, batch: Batch) -> tuple[torch.Tensor, Parts]:
+        """Dl: 0.5 [BCE(Dl(l_real, x), 1) + BCE(Dl(Gl(x, le), x), 0)]."""
+        x, labels = self._batch_inputs(batch, "target_landmark_image")
+        with torch.no_grad():
+            fake, _ = self.gl(x, labels)
+        total, real_part, fake_part = discriminator_loss(
+            self._judge(self.dl, batch["target_landmark_image"], x), self._judge(self.dl, fake, x)
+        )
+        return total, _detached(total=total, real=real_part, fake=fake_part)
+
+    def stage1_generator_loss(self, batch: Batch) -> tuple[torch.Tensor, Parts]:
+        """Gl: BCE(Dl(Gl(x, le), x), 1) + lambda1 * landmark loss (pixels at 256x256)."""
+        x, labels = self._batch_inputs(batch, "target_landmarks")
+        fake, points = self.gl(x, labels)
+        gan = generator_gan_loss(self._judge(self.dl, fake, x))
+        parts = {"gan": gan}
+        total = gan
+        if self.config.landmark_loss:
+            target = normalise(batch["target_landmarks"], self.config.image_size)
+            parts["landmark"] = landmark_loss(points * REFERENCE_SIZE, target * REFERENCE_SIZE)
+            total = total + self.config.lambda1 * parts["landmark"]
+        return total, _detached(total=total, **parts)
+
+    def stage2_discriminator_loss(self, batch: Batch) -> tuple[torch.Tensor, Parts]:
+        """De: 0.5 [BCE(De(y, x), 1) + BCE(De(y_hat, x), 0)]."""
+        x, labels = self._batch_inputs(batch, "y")
+        with torch.no_grad():
+            y_hat = self._stage2_forward(x, labels)
+        total, real_part, fake_part = discriminator_loss(
+            self._judge(self.de, batch["y"], x), self._judge(self.de, y_hat, x)
+        )
+        return total, _detached(total=total, real=real_part, fake=fake_part)
+
+    def stage2_generator_loss(self, batch: Batch, identity_net: nn.Module | None = None) -> tuple[torch.Tensor, Parts]:
+        """Ge: BCE(De(y_hat, x), 1) + lambda2 * reconstruction(y_hat, y) + lambda3 * |F(y) - F(y_hat)|_1.
+
+        ``identity_net`` is the face-recognition feature extractor F, required when identity_loss is on.
+        """
+        c = self.config
+        if c.identity_loss and identity_net is None:
+            raise LandmarkGANError(
+                "model.identity_loss is on but no face-recognition network was given; pass identity_net "
+                "or set model.identity_loss=false"
+            )
+        x, labels = self._batch_inputs(batch, "y")
+        y = batch["y"]
+        y_hat = self._stage2_forward(x, labels)
+        gan = generator_gan_loss(self._judge(self.de, y_hat, x))
+        parts = {"gan": gan, "reconstruction": reconstruction_loss(y_hat.float(), y.float(), c.recon_loss)}
+        total = gan + c.lambda2 * parts["reconstruction"]
+        if c.identity_loss:
+            parts["identity"] = identity_loss(identity_net, y, y_hat)
+            total = total + c.lambda3 * parts["identity"]
+        return total, _detached(total=total, **parts)
+
+    def _stage2_forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """y_hat = Ge([x, Gl(x, le), le]) with Gl fixed (no gradient into Gl)."""
+        with torch.no_grad():
+            landmark_image, points = self.gl(x, labels)
+        return self.ge(x, landmark_image, points, labels)
+
+    @staticmethod
+    def _judge(discriminators: nn.ModuleList, image: torch.Tensor, x: torch.Tensor) -> list[torch.Tensor]:
+        """Each discriminator's patch map for the pair (image, x); the second one sees it at half size."""
+        pair = torch.cat([image, x], dim=1)
+        return [d(pair if k == 0 else F.avg_pool2d(pair, 2)) for k, d in enumerate(discriminators)]
+
+    # -- input checks ----------------------------------------------------------------------------
+    def _check_images(self, name: str, images: torch.Tensor, batch_size: int | None = None) -> None:
+        c = self.config
+        expected = (c.input_nc, c.image_size, c.image_size)
+        if not isinstance(images, torch.Tensor) or images.dim() != 4 or tuple(images.shape[1:]) != expected:
+            got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+            raise LandmarkGANError(
+                f"{name} must be a (B, {c.input_nc}, {c.image_size}, {c.image_size}) image tensor in [-1, 1] "
+                f"(this model's image_size is {c.image_size}), got {got}"
+            )
+        if batch_size is not None and images.shape[0] != batch_size:
+            raise LandmarkGANError(f"{name} has {images.shape[0]} items but x has {batch_size}")
+
+    @staticmethod
+    def _check_indices(name: str, values: torch.Tensor | None, batch_size: int, low: int, high: int, hint: str) -> None:
+        if not isinstance(values, torch.Tensor) or values.dim() != 1 or values.shape[0] != batch_size:
+            got = tuple(values.shape) if isinstance(values, torch.Tensor) else values
+            raise LandmarkGANError(f"{name} must be a ({batch_size},) tensor of integer indices, got {got}")
+        if values.dtype.is_floating_point or values.dtype == torch.bool:
+            raise LandmarkGANError(f"{name} must hold integer indices (torch.long), got dtype {values.dtype}")
+        lo, hi = torch.stack([values.min(), values.max()]).tolist()
+        if lo < low or hi > high:
+            raise LandmarkGANError(f"{name} values must lie in {low}..{high} ({hint}), got {lo}..{hi}")
+
+    def _labels(self, x: torch.Tensor, le: torch.Tensor, li: torch.Tensor | None) -> torch.Tensor:
+        """Check x, le, li and build the label vector."""
+        c = self.config
+        self._check_images("x", x)
+        b = x.shape[0]
+        self._check_indices("the target expression le", le, b, 0, c.num_expressions - 1,
+                            f"the model knows {c.num_expressions} expressions")
+        if c.num_intensities:
+            if li is None:
+                raise LandmarkGANError(
+                    f"this model controls intensity (num_intensities={c.num_intensities}); give the target "
+                    f"intensity li (1..{c.num_intensities}, or 0 for none)"
+                )
+            self._check_indices("the target intensity li", li, b, 0, c.num_intensities,
+                                "0 = none, 1.. = intensity level")
+        return label_vector(c, le.long(), li.long() if c.num_intensities else None)
+
+    def _batch_inputs(self, batch: Batch, *needed: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Check the batch keys a loss needs; return (x, label vector)."""
+        keys = ["x", "target_label", *needed] + (["target_intensity"] if self.config.num_intensities else [])
+        missing = [k for k in keys if k not in batch]
+        if missing:
+            raise LandmarkGANError(f"the training batch lacks {', '.join(missing)} (it has {', '.join(sorted(batch))})")
+        x = batch["x"]
+        labels = self._labels(x, batch["target_label"], batch.get("target_intensity"))
+        for key in needed:
+            if key == "target_landmarks":
+                points = batch[key]
+                if points.dim() != 3 or tuple(points.shape) != (x.shape[0], NUM_LANDMARKS, 2):
+                    raise LandmarkGANError(
+                        f"target_landmarks must be ({x.shape[0]}, {NUM_LANDMARKS}, 2) pixel coordinates, got {tuple(points.shape)}"
+                    )
+            else:
+                self._check_images(key, batch[key], x.shape[0])
+        return x, labels
+
+
+def _detached(**parts: torch.Tensor) -> Parts:
+    return {k: v.detach() for k, v in parts.items()}

@@ -1,0 +1,73 @@
+"""LandmarkGAN's losses (Sec. 3 of the paper): landmark, reconstruction, identity and discriminator losses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from landmarkgan.errors import LandmarkGANError
+from landmarkgan.models.networks import GANLoss
+
+_gan_loss = GANLoss()
+
+
+def landmark_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Stage I's landmark reconstruction loss: the Euclidean distance between predicted and true
+    (p, q), averaged over the 68 points (and the batch), in the units of the inputs. Computed in float32."""
+    if predicted.shape != target.shape or predicted.dim() != 3 or predicted.shape[-1] != 2:
+        raise LandmarkGANError(
+            f"landmark loss needs two (B, N, 2) point sets of the same shape, got {tuple(predicted.shape)} "
+            f"and {tuple(target.shape)}"
+        )
+    return (predicted.float() - target.float()).norm(dim=-1).mean()
+
+
+def reconstruction_loss(generated: torch.Tensor, target: torch.Tensor, kind: str = "l12") -> torch.Tensor:
+    """Stage II's pixel reconstruction loss, averaged over pixels: "l1" = |d|, "l2" = d^2, or the paper's
+    "l12" = 0.5 d^2 if |d| < 1 else |d| - 0.5 (Huber / smooth-L1 with delta 1)."""
+    if generated.shape != target.shape:
+        raise LandmarkGANError(f"reconstruction loss needs images of one shape, got {tuple(generated.shape)} and {tuple(target.shape)}")
+    if kind == "l1":
+        return F.l1_loss(generated, target)
+    if kind == "l2":
+        return F.mse_loss(generated, target)
+    if kind == "l12":
+        return F.smooth_l1_loss(generated, target, beta=1.0)
+    raise LandmarkGANError(f"unknown reconstruction loss {kind!r}; use l12, l1 or l2")
+
+
+def identity_loss(face_net: nn.Module, target: torch.Tensor, generated: torch.Tensor) -> torch.Tensor:
+    """Stage II's identity loss: mean L1 distance between face-recognition features F(y) and F(y_hat).
+
+    ``face_net`` maps (B, 3, H, W) images in [-1, 1] to (B, D) features; F(y) is a fixed target
+    (no gradient), gradients flow through F(y_hat) into the generator.
+    """
+    with torch.no_grad():
+        real = face_net(target)
+    fake = face_net(generated)
+    if real.shape != fake.shape or fake.dim() != 2 or fake.shape[0] != generated.shape[0]:
+        raise LandmarkGANError(
+            f"the identity network must map (B, 3, H, W) images to (B, D) features, got {tuple(fake.shape)} "
+            f"for a batch of {generated.shape[0]}"
+        )
+    return F.l1_loss(fake.float(), real.float())
+
+
+def generator_gan_loss(fake_predictions: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The generator's adversarial loss BCE(D(fake), 1), averaged over the stage's discriminators."""
+    return torch.stack([_gan_loss(p, True) for p in fake_predictions]).mean()
+
+
+def discriminator_loss(
+    real_predictions: Sequence[torch.Tensor], fake_predictions: Sequence[torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """0.5 * [BCE(D(real), 1) + BCE(D(fake), 0)], averaged over the stage's discriminators.
+
+    Returns (loss, real part, fake part), the parts being the averaged BCE terms before the 0.5.
+    """
+    real = torch.stack([_gan_loss(p, True) for p in real_predictions]).mean()
+    fake = torch.stack([_gan_loss(p, False) for p in fake_predictions]).mean()
+    return 0.5 * (real + fake), real, fake
