@@ -18,6 +18,7 @@ COMMANDS: tuple[str, ...] = (
     "demo",
     "synthesize",
     "prepare",
+    "train",
 )
 
 

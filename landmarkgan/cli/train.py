@@ -1,0 +1,60 @@
+"""``landmarkgan train``: train LandmarkGAN from a config file (one process, or many under torchrun)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from landmarkgan.errors import LandmarkGANError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a LandmarkGAN model",
+        description="Train LandmarkGAN end to end (stage I Gl/Dl and stage II Ge/De, alternating). "
+        "Multi-GPU: torchrun --nproc_per_node=N -m landmarkgan train ...",
+    )
+    p.add_argument("--config", help="YAML config with 'model' and 'train' sections (default: the paper's settings)")
+    p.add_argument("--data", help="data folder with manifest.jsonl (overrides train.data)")
+    p.add_argument("--out", help="run folder for checkpoints, samples and logs (overrides train.out)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its newest checkpoint, with its saved config")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 or auto (overrides train.device)")
+    p.add_argument("--epochs", type=int, help="overrides train.epochs")
+    p.add_argument("--max-steps", type=int, help="stop after this many steps (overrides train.max_steps)")
+    p.add_argument("--batch-size", type=int, help="overrides train.batch_size")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="any option, e.g. model.ngf=32 train.lr=1e-4")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from landmarkgan.training.config import Config
+    from landmarkgan.training.trainer import Trainer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    overrides = list(args.overrides)
+    for flag, key in (("data", "data"), ("out", "out"), ("device", "device"), ("epochs", "epochs"),
+                      ("max_steps", "max_steps"), ("batch_size", "batch_size")):
+        value = getattr(args, flag)
+        if value is not None:
+            overrides.append(f"train.{key}={value}")
+    if args.resume:
+        if args.config:
+            raise LandmarkGANError("--resume continues with the config saved in the run folder; drop --config")
+        if not args.out:
+            raise LandmarkGANError("--resume needs --out RUN_FOLDER, the folder of the run to continue")
+        saved = Path(args.out) / "config.yaml"
+        if not saved.is_file():
+            raise LandmarkGANError(f"--resume: {args.out} holds no config.yaml; is it a landmarkgan run folder?")
+        config = Config.load(saved)
+    else:
+        config = Config.load(args.config) if args.config else Config()
+    config = config.with_overrides(overrides)
+    trainer = Trainer(config, resume=args.resume)
+    progress = trainer.train()
+    if trainer.dist.is_main:
+        print(f"trained {progress.step} steps; run folder: {config.train.out}")
+    return 0

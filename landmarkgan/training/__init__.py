@@ -1,0 +1,1 @@
+"""Training: the config file, atomic checkpoints with exact resume, and the alternating two-stage trainer."""

@@ -1,0 +1,109 @@
+"""Checkpoints that survive a kill: each is a folder written under a temporary name and renamed.
+
+A checkpoint folder ``step_00001234/`` holds ``model.safetensors`` (every network and the PDM),
+``training_state.pt`` (optimiser and grad-scaler states and RNG states, plain tensors loaded with
+``weights_only=True``), ``progress.json`` (step, epoch, position in the epoch) and
+``config.yaml``. A ``latest`` file names the newest complete one. The model weights and config
+alone are a model folder that ``LandmarkGAN`` loading code can read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from landmarkgan.errors import LandmarkGANError
+
+WEIGHTS_NAME = "model.safetensors"
+STATE_NAME = "training_state.pt"
+PROGRESS_NAME = "progress.json"
+CONFIG_NAME = "config.yaml"
+LATEST_NAME = "latest"
+
+
+@dataclass
+class Progress:
+    """Where training stands: optimiser steps done, current epoch and batches done within it."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+
+
+def save_checkpoint(
+    run_dir: str | os.PathLike,
+    progress: Progress,
+    weights: dict[str, torch.Tensor],
+    training_state: dict,
+    config_yaml: str,
+    keep: int = 3,
+) -> Path:
+    """Write a checkpoint folder atomically, point ``latest`` at it and prune old ones."""
+    ckpt_root = Path(run_dir) / "checkpoints"
+    ckpt_root.mkdir(parents=True, exist_ok=True)
+    final = ckpt_root / f"step_{progress.step:08d}"
+    tmp = ckpt_root / f".tmp_{final.name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    save_file({k: v.detach().contiguous().cpu() for k, v in weights.items()}, str(tmp / WEIGHTS_NAME))
+    torch.save(training_state, tmp / STATE_NAME)
+    (tmp / PROGRESS_NAME).write_text(json.dumps(progress.__dict__))
+    (tmp / CONFIG_NAME).write_text(config_yaml)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    latest_tmp = ckpt_root / f".{LATEST_NAME}.tmp"
+    latest_tmp.write_text(final.name)
+    os.replace(latest_tmp, ckpt_root / LATEST_NAME)
+    for old in sorted(ckpt_root.glob("step_*"))[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+    """The newest complete checkpoint of a run folder, or None if it has none."""
+    ckpt_root = Path(run_dir) / "checkpoints"
+    pointer = ckpt_root / LATEST_NAME
+    if pointer.is_file():
+        candidate = ckpt_root / pointer.read_text().strip()
+        if (candidate / PROGRESS_NAME).is_file():
+            return candidate
+    complete = [p for p in sorted(ckpt_root.glob("step_*")) if (p / PROGRESS_NAME).is_file()]
+    return complete[-1] if complete else None
+
+
+def load_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Load a safetensors weights file, or the one inside a model/checkpoint folder."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / WEIGHTS_NAME
+    if not path.is_file():
+        raise LandmarkGANError(f"no weights file {path}; is this a landmarkgan model or checkpoint folder?")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise LandmarkGANError(f"weights file {path} is truncated or corrupt ({e}); use an earlier checkpoint") from None
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[Progress, dict[str, torch.Tensor], dict]:
+    """Read a checkpoint folder: (progress, model weights, training state)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise LandmarkGANError(f"checkpoint folder {path} does not exist")
+    try:
+        progress = Progress(**json.loads((path / PROGRESS_NAME).read_text()))
+    except (OSError, ValueError, TypeError) as e:
+        raise LandmarkGANError(f"checkpoint {path} has no readable {PROGRESS_NAME} ({e}); use an earlier checkpoint") from None
+    weights = load_weights(path)
+    try:
+        state = torch.load(path / STATE_NAME, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for a damaged file
+        raise LandmarkGANError(f"checkpoint {path} has a truncated or corrupt {STATE_NAME} ({e}); use an earlier checkpoint") from None
+    return progress, weights, state

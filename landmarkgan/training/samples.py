@@ -1,0 +1,24 @@
+"""Sample grids for people: one row per pair, columns source | generated landmarks | output | target."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(B,3,H,W) in [-1,1] -> (B,H,W,3) uint8."""
+    x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def sample_grid(batch: dict[str, torch.Tensor], output: dict[str, torch.Tensor], pad: int = 2) -> np.ndarray:
+    """Tile source, generated landmark image, generated face and target face for every pair."""
+    columns = [to_uint8(batch["x"]), to_uint8(output["landmark_image"]), to_uint8(output["image"]), to_uint8(batch["y"])]
+    b, h, w, _ = columns[0].shape
+    grid = np.full((b * (h + pad) + pad, len(columns) * (w + pad) + pad, 3), 255, np.uint8)
+    for row in range(b):
+        for col, images in enumerate(columns):
+            top, left = pad + row * (h + pad), pad + col * (w + pad)
+            grid[top : top + h, left : left + w] = images[row]
+    return grid

@@ -1,0 +1,371 @@
+"""The LandmarkGAN trainer: stage I (Gl/Dl) and stage II (Ge/De) trained end to end, alternating.
+
+Each iteration takes one batch and makes four optimiser steps, in the paper's order: with
+Ge/De fixed, a Dl step then a Gl step; then, with Gl/Dl fixed, a De step then a Ge step.
+Checkpoints are atomic and hold everything needed to continue exactly (weights, optimiser
+states, RNG states, position in the data), so ``--resume`` gives the same result as a run that
+was never stopped; Ctrl-C or SIGTERM saves one before exiting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from landmarkgan.data.dataset import ExpressionPairDataset
+from landmarkgan.data.images import save_image
+from landmarkgan.errors import LandmarkGANError
+from landmarkgan.models.landmarkgan import LandmarkGAN
+from landmarkgan.training import distributed
+from landmarkgan.training.checkpoint import Progress, latest_checkpoint, load_checkpoint, save_checkpoint
+from landmarkgan.training.config import Config
+from landmarkgan.training.sampler import ResumableSampler
+from landmarkgan.training.samples import sample_grid
+from landmarkgan.training.validation import heldout_metrics
+
+log = logging.getLogger("landmarkgan.train")
+LOG_NAME = "train_log.jsonl"
+
+Batch = dict[str, torch.Tensor]
+OPTIMISED = ("gl", "dl", "ge", "de")
+
+
+class NonFiniteLoss(LandmarkGANError):
+    """A loss became NaN or Inf; the run stops and keeps its last good checkpoint."""
+
+
+class _LossStep(nn.Module):
+    """One of the model's losses as a module around the network it trains, so DDP syncs that network."""
+
+    def __init__(self, trainable: nn.Module, loss_fn: Callable[[Batch], tuple[torch.Tensor, dict]]) -> None:
+        super().__init__()
+        self.trainable = trainable
+        self.loss_fn = loss_fn
+
+    def forward(self, batch: Batch) -> tuple[torch.Tensor, dict]:
+        return self.loss_fn(batch)
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """Stop gradients into ``module`` for a generator step (pix2pix's set_requires_grad(D, False))."""
+    flags = [p.requires_grad for p in module.parameters()]
+    for p in module.parameters():
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(module.parameters(), flags):
+            p.requires_grad_(flag)
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise LandmarkGANError("train.device asks for CUDA but no GPU is visible; use train.device=cpu")
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank)
+    return device
+
+
+class Trainer:
+    """Builds the data, model, optimisers and (optionally) DDP from a Config, then trains."""
+
+    def __init__(self, config: Config, resume: bool = False, progress_bar: bool = True) -> None:
+        self.config = config
+        tc = config.train
+        if not tc.data:
+            raise LandmarkGANError("no training data: pass --data DIR (a folder with manifest.jsonl)")
+        self.run_dir = Path(tc.out)
+        self.device = resolve_device(tc.device, int(os.environ.get("LOCAL_RANK", "0")))
+        self.dist = distributed.init_distributed(self.device.type)
+        self.progress_bar = progress_bar and self.dist.is_main
+        torch.manual_seed(tc.seed)
+
+        mc = config.model
+        self.dataset = ExpressionPairDataset(
+            tc.data, split="train", image_size=mc.image_size, pairs=tc.pairs, num_pairs=tc.num_pairs, seed=tc.seed
+        )
+        if list(self.dataset.expressions) != mc.expressions:
+            if resume:
+                raise LandmarkGANError(
+                    f"the data has expressions {list(self.dataset.expressions)} but the run being resumed was "
+                    f"trained on {mc.expressions}; resume with the data it was trained on")
+            log.info("model.expressions set from the data: %s", ", ".join(self.dataset.expressions))
+            mc.expressions = list(self.dataset.expressions)
+        if mc.num_intensities and not self.dataset.num_intensities:
+            raise LandmarkGANError("model.num_intensities is set but the data has no intensity levels; set model.num_intensities=0")
+        self.heldout = self._heldout_dataset()
+
+        self.model = LandmarkGAN(mc)
+        self.model.fit_pdm(self.dataset.train_landmarks())
+        self.model.to(self.device)
+        if tc.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.identity_net = self._identity_net() if mc.identity_loss else None
+
+        betas = (tc.beta1, tc.beta2)
+        self.optimizers = {
+            name: torch.optim.Adam(getattr(self.model, name).parameters(), lr=tc.lr, betas=betas) for name in OPTIMISED
+        }
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=tc.amp == "fp16")
+        self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(tc.amp)
+        self.steps = self._loss_steps()
+
+        self.progress = Progress()
+        if resume:
+            self._resume()
+        elif latest_checkpoint(self.run_dir) is not None:
+            raise LandmarkGANError(
+                f"run folder {self.run_dir} already holds checkpoints; continue it with --resume or choose a new --out"
+            )
+        if self.dist.is_main:
+            self.config.save(self.run_dir / "config.yaml")
+        self.sampler = ResumableSampler(len(self.dataset), tc.batch_size, tc.seed, self.dist.rank, self.dist.world_size)
+        if self.sampler.batches_per_epoch() == 0:
+            raise LandmarkGANError(
+                f"{len(self.dataset)} training pairs are fewer than one batch of {tc.batch_size} per process; lower train.batch_size"
+            )
+        self.writer = self._tensorboard()
+        self._stop_requested = False
+        self._running: dict[str, float] = {}
+
+    # -- set-up -------------------------------------------------------------------------------
+    def _heldout_dataset(self) -> ExpressionPairDataset | None:
+        tc, mc = self.config.train, self.config.model
+        try:
+            return ExpressionPairDataset(
+                tc.data, split="test", image_size=mc.image_size, pairs="sample", num_pairs=tc.heldout_pairs, seed=tc.seed,
+                expressions=self.dataset.expressions,
+            )
+        except LandmarkGANError:
+            return None  # a data set without test pairs: samples come from training pairs
+
+    def _identity_net(self) -> nn.Module:
+        from landmarkgan.models.identity import AlignedFaceEmbedding, load_face_recognition_net
+
+        net = load_face_recognition_net(self.config.train.identity_weights)  # frozen, eval mode
+        return AlignedFaceEmbedding(net).to(self.device)
+
+    def _loss_steps(self) -> dict[str, nn.Module]:
+        m = self.model
+        steps: dict[str, nn.Module] = {
+            "dl": _LossStep(m.dl, m.stage1_discriminator_loss),
+            "gl": _LossStep(m.gl, m.stage1_generator_loss),
+            "de": _LossStep(m.de, m.stage2_discriminator_loss),
+            "ge": _LossStep(m.ge, lambda batch: m.stage2_generator_loss(batch, identity_net=self.identity_net)),
+        }
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            # without the landmark loss, Gl's PDM head gets no gradient: only then are there unused parameters
+            unused = not self.config.model.landmark_loss
+            steps = {k: DistributedDataParallel(s, device_ids=ids, find_unused_parameters=unused) for k, s in steps.items()}
+        return steps
+
+    def _tensorboard(self):
+        if not (self.config.train.tensorboard and self.dist.is_main):
+            return None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            log.warning("tensorboard is not installed; scalars go to the log only (pip install tensorboard)")
+            return None
+        return SummaryWriter(str(self.run_dir / "tensorboard"))
+
+    # -- checkpoints --------------------------------------------------------------------------
+    def _training_state(self) -> dict:
+        state = {
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "scaler": self.scaler.state_dict(),
+            "rng_cpu": torch.get_rng_state(),
+        }
+        if self.device.type == "cuda":
+            state["rng_cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def save(self) -> Path | None:
+        """Write a checkpoint of the current state (rank 0 writes; every rank waits for it)."""
+        path = None
+        distributed.average_buffers(self.model, self.dist)
+        if self.dist.is_main:
+            path = save_checkpoint(
+                self.run_dir, self.progress, self.model.state_dict(), self._training_state(),
+                yaml.safe_dump(self.config.to_dict(), sort_keys=False), keep=self.config.train.keep_checkpoints,
+            )
+            self.config.save(self.run_dir / "config.yaml")
+        distributed.barrier(self.dist)
+        return path
+
+    def _resume(self) -> None:
+        ckpt = latest_checkpoint(self.run_dir)
+        if ckpt is None:
+            log.info("no checkpoint in %s: starting from scratch", self.run_dir)
+            return
+        progress, weights, state = load_checkpoint(ckpt)
+        missing, unexpected = self.model.load_state_dict(weights, strict=False)
+        if missing or unexpected:
+            raise LandmarkGANError(
+                f"checkpoint {ckpt} does not fit this config (missing {missing[:3]}..., unexpected {unexpected[:3]}...); "
+                "resume with the config saved in the run folder"
+            )
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        self.scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng_cpu"])
+        if "rng_cuda" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng_cuda"], self.device)
+        self.progress = progress
+        log.info("resumed from %s at step %d (epoch %d)", ckpt, progress.step, progress.epoch)
+
+    # -- one iteration ------------------------------------------------------------------------
+    def _autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def _optimise(self, name: str, batch: Batch, freeze: nn.Module | None) -> dict[str, float]:
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        with frozen(freeze) if freeze is not None else contextlib.nullcontext():
+            with self._autocast():
+                loss, parts = self.steps[name](batch)
+            if not distributed.all_finite(loss, self.dist):
+                raise NonFiniteLoss(
+                    f"the {name} loss became {loss.item()} at step {self.progress.step}; the run stops and keeps its "
+                    f"last good checkpoint in {self.run_dir / 'checkpoints'} (lower train.lr or use train.amp=off)"
+                )
+            self.scaler.scale(loss).backward()
+        self.scaler.step(opt)
+        return {f"{name}/{k}": float(v) for k, v in parts.items()}
+
+    def train_step(self, batch: Batch) -> dict[str, float]:
+        """Dl, Gl (stage I, Ge/De fixed), then De, Ge (stage II, Gl/Dl fixed)."""
+        m = self.model
+        logs = {}
+        logs |= self._optimise("dl", batch, freeze=None)
+        logs |= self._optimise("gl", batch, freeze=m.dl)
+        logs |= self._optimise("de", batch, freeze=None)
+        logs |= self._optimise("ge", batch, freeze=m.de)
+        self.scaler.update()
+        return logs
+
+    def _to_device(self, batch: Batch) -> Batch:
+        out = {}
+        for k, v in batch.items():
+            if isinstance(v, torch.Tensor):
+                v = v.to(self.device, non_blocking=True)
+                if self.config.train.channels_last and v.dim() == 4:
+                    v = v.contiguous(memory_format=torch.channels_last)
+            out[k] = v
+        return out
+
+    # -- the loop -----------------------------------------------------------------------------
+    def _request_stop(self, signum, frame) -> None:  # noqa: ARG002 (signal handler signature)
+        self._stop_requested = True
+
+    def train(self) -> Progress:
+        """Train until ``epochs`` (or ``max_steps``) are done; returns where training stopped."""
+        tc = self.config.train
+        per_epoch = self.sampler.batches_per_epoch()
+        total = tc.epochs * per_epoch if tc.max_steps is None else min(tc.max_steps, tc.epochs * per_epoch)
+        previous = signal.signal(signal.SIGTERM, self._request_stop) if self.dist.is_main else None
+        bar = tqdm(total=total, initial=self.progress.step, disable=not self.progress_bar, desc="train", unit="step", dynamic_ncols=True)
+        self.model.train()
+        try:
+            while self.progress.step < total and not self._stop_requested:
+                self.sampler.set_position(self.progress.epoch, self.progress.batch_in_epoch)
+                # a private generator: making the loader must not draw from the global RNG (dropout's),
+                # or a resumed run would diverge from an uninterrupted one
+                loader = DataLoader(
+                    self.dataset, batch_size=tc.batch_size, sampler=self.sampler, num_workers=tc.num_workers,
+                    pin_memory=self.device.type == "cuda", persistent_workers=False,
+                    generator=torch.Generator().manual_seed(tc.seed * 100_003 + self.progress.epoch),
+                )
+                for batch in loader:
+                    logs = self.train_step(self._to_device(batch))
+                    self.progress.step += 1
+                    self.progress.batch_in_epoch += 1
+                    if self.progress.batch_in_epoch == per_epoch:
+                        self.progress.epoch += 1
+                        self.progress.batch_in_epoch = 0
+                    self._after_step(logs, bar)
+                    if self.progress.step >= total or self._stop_requested:
+                        break
+        except KeyboardInterrupt:
+            self._stop_requested = True
+        finally:
+            bar.close()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+        path = self.save()
+        if self.dist.is_main:
+            why = "stopped early" if self._stop_requested else "done"
+            log.info("%s at step %d; checkpoint %s", why, self.progress.step, path)
+        if self.writer is not None:
+            self.writer.close()
+        return self.progress
+
+    def _after_step(self, logs: dict[str, float], bar: tqdm) -> None:
+        tc, step = self.config.train, self.progress.step
+        for k, v in logs.items():
+            self._running[k] = self._running.get(k, 0.0) + v
+        if step % tc.log_every == 0 and self.dist.is_main:
+            means = {k: v / tc.log_every for k, v in self._running.items()}
+            bar.set_postfix({k.replace("/", ":"): f"{v:.3g}" for k, v in means.items() if k.endswith("total")})
+            self._log_record({"step": step, "epoch": self.progress.epoch, "losses": means})
+            if self.writer is not None:
+                for k, v in means.items():
+                    self.writer.add_scalar(f"loss/{k}", v, step)
+        if step % tc.log_every == 0:
+            self._running = {}
+        if step % tc.sample_every == 0 and self.dist.is_main:
+            self.write_samples()
+        if step % tc.checkpoint_every == 0:
+            self.save()
+        bar.update(1)
+
+    def _log_record(self, record: dict) -> None:
+        """Append one JSON line to the run's ``train_log.jsonl`` (losses, held-out metrics)."""
+        with open(self.run_dir / LOG_NAME, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def write_samples(self) -> Path:
+        """Save a grid (source | generated landmarks | output | target) of held-out pairs, and log the
+        held-out landmark error, L1 and PSNR."""
+        source = self.heldout if self.heldout is not None else self.dataset
+        loader = DataLoader(source, batch_size=min(4, len(source)), generator=torch.Generator())  # keeps the global RNG
+        batch = self._to_device(next(iter(loader)))
+        was_training = self.model.training
+        self.model.eval()
+        with torch.no_grad(), self._autocast():
+            out = self.model.translate(batch["x"], batch["target_label"], batch.get("target_intensity"))
+        self.model.train(was_training)
+        grid = sample_grid(batch, out)
+        path = save_image(grid, self.run_dir / "samples" / f"step_{self.progress.step:08d}.png")
+        metrics = heldout_metrics(self.model, source, self.device, max_pairs=len(source))
+        which = "held-out" if self.heldout is not None else "training"
+        log.info("step %d, %s pairs: landmark error %.2f px, L1 %.3f, PSNR %.2f dB; samples %s", self.progress.step,
+                 which, metrics["landmark_error_px"], metrics["l1"], metrics["psnr"], path)
+        self._log_record({"step": self.progress.step, "heldout": metrics})
+        if self.writer is not None:
+            self.writer.add_image("samples", np.ascontiguousarray(grid), self.progress.step, dataformats="HWC")
+            for k, v in metrics.items():
+                if math.isfinite(v):
+                    self.writer.add_scalar(f"heldout/{k}", v, self.progress.step)
+        return path

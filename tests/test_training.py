@@ -1,0 +1,204 @@
+"""The trainer end to end on synthetic faces: it learns, resumes exactly, stops cleanly, and runs under DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from landmarkgan.cli import main
+from landmarkgan.data.images import load_image
+from landmarkgan.data.synthetic import synthesize_dataset
+from landmarkgan.errors import LandmarkGANError
+from landmarkgan.training.checkpoint import latest_checkpoint, load_checkpoint
+from landmarkgan.training.config import Config
+from landmarkgan.training.trainer import NonFiniteLoss, Trainer
+from landmarkgan.training.validation import heldout_metrics
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = REPO / "configs" / "tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("synthetic")
+    synthesize_dataset(root, num_identities=30, size=32, intensities=(2, 4), seed=0)
+    return root
+
+
+def tiny(data: Path, out: Path, *overrides: str) -> Config:
+    return Config.load(TINY).with_overrides([f"train.data={data}", f"train.out={out}", *overrides])
+
+
+def test_training_lowers_the_heldout_landmark_and_reconstruction_errors(data: Path, tmp_path: Path) -> None:
+    config = tiny(data, tmp_path / "run", "train.max_steps=300", "model.identity_loss=false", "train.heldout_pairs=64")
+    trainer = Trainer(config, progress_bar=False)
+    before = heldout_metrics(trainer.model, trainer.heldout, trainer.device, max_pairs=64)
+    trainer.train()
+    after = heldout_metrics(trainer.model, trainer.heldout, trainer.device, max_pairs=64)
+    # the untrained Gl predicts the PDM's mean shape; Ge outputs noise around grey
+    assert after["landmark_error_px"] < 0.8 * before["landmark_error_px"], (before, after)
+    assert after["l1"] < 0.5 * before["l1"], (before, after)
+    assert after["psnr"] > before["psnr"] + 6, (before, after)
+
+    run = tmp_path / "run"
+    records = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
+    losses = [r["losses"] for r in records if "losses" in r]
+    assert len(losses) == 30 and {"gl/landmark", "ge/reconstruction", "dl/total", "de/total"} <= set(losses[0])
+    assert np.mean([r["ge/reconstruction"] for r in losses[-5:]]) < 0.5 * losses[0]["ge/reconstruction"]
+    heldout = [r["heldout"] for r in records if "heldout" in r]
+    assert len(heldout) == 3  # steps 100, 200, 300
+    grid = load_image(run / "samples" / "step_00000300.png")
+    assert grid.shape == (4 * 34 + 2, 4 * 34 + 2, 3)  # 4 pairs x (source | landmarks | output | target)
+    assert (run / "config.yaml").is_file() and latest_checkpoint(run).name == "step_00000300"
+
+
+def weights_of(run: Path) -> dict[str, torch.Tensor]:
+    return load_file(latest_checkpoint(run) / "model.safetensors")
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(data: Path, tmp_path: Path) -> None:
+    """12 steps straight vs 7 steps, stop, resume to 12: every weight and buffer is bit-identical.
+    An epoch has 9 batches here, so the stop falls mid-epoch and the resumed part crosses an epoch."""
+    common = ("train.pairs=sample", "train.num_pairs=72", "train.sample_every=5", "train.checkpoint_every=5")
+    Trainer(tiny(data, tmp_path / "straight", "train.max_steps=12", *common), progress_bar=False).train()
+    Trainer(tiny(data, tmp_path / "stopped", "train.max_steps=7", *common), progress_bar=False).train()
+    resumed = Trainer(tiny(data, tmp_path / "stopped", "train.max_steps=12", *common), resume=True, progress_bar=False)
+    assert resumed.progress.step == 7 and resumed.progress.epoch == 0 and resumed.progress.batch_in_epoch == 7
+    resumed.train()
+    straight, again = weights_of(tmp_path / "straight"), weights_of(tmp_path / "stopped")
+    assert straight.keys() == again.keys()
+    for name in straight:
+        assert torch.equal(straight[name], again[name]), name
+    # and the optimiser states agree too
+    _, _, state_a = load_checkpoint(latest_checkpoint(tmp_path / "straight"))
+    _, _, state_b = load_checkpoint(latest_checkpoint(tmp_path / "stopped"))
+    exp_avg = lambda s: s["optimizers"]["ge"]["state"][0]["exp_avg"]  # noqa: E731
+    assert torch.equal(exp_avg(state_a), exp_avg(state_b))
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(data: Path, tmp_path: Path) -> None:
+    trainer = Trainer(tiny(data, tmp_path / "run", "train.checkpoint_every=2", "model.identity_loss=false"),
+                      progress_bar=False)
+    real_loss = trainer.model.stage2_generator_loss
+    calls = {"n": 0}
+
+    def poisoned(batch, identity_net=None):
+        calls["n"] += 1
+        loss, parts = real_loss(batch, identity_net)
+        return (loss * float("nan"), parts) if calls["n"] == 5 else (loss, parts)
+
+    trainer.model.stage2_generator_loss = poisoned
+    with pytest.raises(NonFiniteLoss, match="the ge loss became nan at step 4"):
+        trainer.train()
+    assert latest_checkpoint(tmp_path / "run").name == "step_00000004"
+    weights = weights_of(tmp_path / "run")
+    assert all(torch.isfinite(w).all() for w in weights.values() if w.is_floating_point())
+
+
+def test_cli_train_resume_and_run_folder_guards(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "run"
+    args = ["train", "--config", str(TINY), "--data", str(data), "--out", str(out), "--max-steps", "3",
+            "model.identity_loss=false", "train.log_every=1"]
+    assert main(args) == 0
+    assert "trained 3 steps" in capsys.readouterr().out
+    assert main(args) == 2
+    assert "already holds checkpoints; continue it with --resume" in capsys.readouterr().err
+    assert main(["train", "--out", str(out), "--resume", "--max-steps", "5"]) == 0
+    assert "trained 5 steps" in capsys.readouterr().out
+    assert main(["train", "--resume", "--config", str(TINY), "--out", str(out)]) == 2
+    assert "drop --config" in capsys.readouterr().err
+    assert main(["train", "--resume", "--out", str(tmp_path / "nothing")]) == 2
+    assert "holds no config.yaml" in capsys.readouterr().err
+    assert main(["train", "--config", str(TINY), "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r2")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["train", "--config", str(TINY), "--data", str(data), "--out", str(tmp_path / "r3"), "train.lr=abc"]) == 2
+    assert "train.lr must be a number" in capsys.readouterr().err
+
+
+def test_sigterm_saves_a_checkpoint_and_the_run_resumes(data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "landmarkgan", "train", "--config", str(TINY), "--data", str(data),
+               "--out", str(out), "--max-steps", "100000", "model.identity_loss=false", "train.log_every=1"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while not (out / "train_log.jsonl").is_file() and time.time() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output
+    assert "stopped early" in output
+    progress, _, _ = load_checkpoint(latest_checkpoint(out))
+    assert 0 < progress.step < 100000
+    resumed = Trainer(Config.load(out / "config.yaml").with_overrides([f"train.max_steps={progress.step + 2}"]),
+                      resume=True, progress_bar=False)
+    assert resumed.train().step == progress.step + 2
+
+
+DDP_WORKER = '''
+import sys, torch
+from safetensors.torch import save_file
+from landmarkgan.training.config import Config
+from landmarkgan.training.trainer import Trainer
+config = Config.load(sys.argv[1]).with_overrides(sys.argv[3:])
+trainer = Trainer(config, progress_bar=False)
+before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+trainer.train()
+rank = trainer.dist.rank
+grads = {f"grad.{n}": p.grad for n, p in trainer.model.ge.named_parameters() if p.grad is not None}
+save_file({**{k: v.contiguous() for k, v in trainer.model.state_dict().items()},
+           **{f"before.{k}": v.contiguous() for k, v in before.items()}, **grads}, f"{sys.argv[2]}/rank{rank}.safetensors")
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_process_ddp_keeps_ranks_identical(data: Path, tmp_path: Path) -> None:
+    """torchrun, gloo, 2 CPU processes: after training, every weight, buffer and Ge gradient is the same on both."""
+    worker = tmp_path / "worker.py"
+    worker.write_text(DDP_WORKER)
+    config = tmp_path / "config.yaml"
+    tiny(data, tmp_path / "run", "train.max_steps=4", "model.identity_loss=false", "train.device=cpu").save(config)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}", str(worker),
+         str(config), str(tmp_path)], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    r0, r1 = load_file(tmp_path / "rank0.safetensors"), load_file(tmp_path / "rank1.safetensors")
+    assert r0.keys() == r1.keys()
+    for name in r0:
+        if not name.startswith("before."):
+            assert torch.equal(r0[name], r1[name]), name
+    assert any(k.startswith("grad.") for k in r0)
+    moved = [k for k in r0 if not k.startswith(("before.", "grad.")) and r0[k].is_floating_point()
+             and not torch.equal(r0[k], r0[f"before.{k}"])]
+    assert moved, "training changed no weight"
+    assert latest_checkpoint(tmp_path / "run").name == "step_00000004"  # rank 0 wrote the checkpoint
+
+
+def test_bad_training_set_ups_are_named(data: Path, tmp_path: Path) -> None:
+    with pytest.raises(LandmarkGANError, match="no training data"):
+        Trainer(Config.load(TINY))
+    with pytest.raises(LandmarkGANError, match="fewer than one batch"):
+        Trainer(tiny(data, tmp_path / "r", "train.batch_size=100000"))
+    with pytest.raises(LandmarkGANError, match="no GPU is visible") if not torch.cuda.is_available() else _nothing():
+        Trainer(tiny(data, tmp_path / "r2", "train.device=cuda"))
+
+
+class _nothing:
+    def __enter__(self) -> None: ...
+    def __exit__(self, *exc: object) -> None: ...
