@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from landmarkgan.errors import LandmarkGANError
-from landmarkgan.training.checkpoint import Progress, latest_checkpoint, load_checkpoint, load_weights, save_checkpoint
+from landmarkgan.models.weights import load_weights
+from landmarkgan.training.checkpoint import Progress, latest_checkpoint, load_checkpoint, save_checkpoint
 from landmarkgan.training.config import Config
 from landmarkgan.training.sampler import ResumableSampler
 

@@ -16,6 +16,10 @@ from landmarkgan.errors import LandmarkGANError
 # Subcommand modules in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
     "demo",
+    "translate",
+    "augment",
+    "export",
+    "serve",
     "synthesize",
     "prepare",
     "train",

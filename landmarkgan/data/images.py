@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -19,18 +20,29 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise LandmarkGANError(f"image {path} does not exist")
+    return _decode(path, str(path))
+
+
+def decode_image(data: bytes, name: str = "the upload") -> np.ndarray:
+    """Decode image bytes (an upload) as RGB uint8 (H, W, 3), with the same checks as :func:`load_image`."""
+    if not data:
+        raise LandmarkGANError(f"{name} is empty")
+    return _decode(io.BytesIO(data), name)
+
+
+def _decode(source: Path | io.BytesIO, name: str) -> np.ndarray:
     try:
-        with Image.open(path) as im:
+        with Image.open(source) as im:
             if im.width * im.height > MAX_PIXELS:
                 raise LandmarkGANError(
-                    f"image {path} is {im.width}x{im.height}, larger than {MAX_PIXELS:,} pixels; downscale it first"
+                    f"image {name} is {im.width}x{im.height}, larger than {MAX_PIXELS:,} pixels; downscale it first"
                 )
             im.load()
             return np.asarray(im.convert("RGB"))
     except LandmarkGANError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise LandmarkGANError(f"cannot read {path} as an image ({e}); is the file corrupt or truncated?") from None
+        raise LandmarkGANError(f"cannot read {name} as an image ({e}); is the file corrupt or truncated?") from None
 
 
 def save_image(array: np.ndarray, path: str | os.PathLike) -> Path:

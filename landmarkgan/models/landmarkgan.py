@@ -22,6 +22,10 @@ Choices where the paper is vague:
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -39,6 +43,10 @@ from landmarkgan.models.losses import (
 )
 from landmarkgan.models.networks import NLayerDiscriminator, init_weights
 from landmarkgan.models.pdm import PointDistributionModel, normalise, to_pixels
+from landmarkgan.models.weights import WEIGHTS_NAME, load_into, load_weights, save_weights
+
+MODEL_CONFIG_NAME = "config.json"
+MODEL_FORMAT = "landmarkgan-model/1"
 
 Batch = dict[str, torch.Tensor]
 Parts = dict[str, torch.Tensor]
@@ -56,6 +64,7 @@ class LandmarkGAN(nn.Module):
         self.config = config = config or ModelConfig()
         self.gl = LandmarkGenerator(config)
         self.ge = ExpressionGenerator(config)
+        self.metadata: dict = {}  # how the model was made, kept in its folder's config.json
         count = 2 if config.dual_discriminator else 1
         self.dl = nn.ModuleList(self._discriminator() for _ in range(count))
         self.de = nn.ModuleList(self._discriminator() for _ in range(count))
@@ -74,6 +83,52 @@ class LandmarkGAN(nn.Module):
         shapes = torch.as_tensor(np.asarray(landmarks, dtype=np.float64))
         self.pdm.fit(normalise(shapes, self.config.image_size))
         return self
+
+    # -- model folders --------------------------------------------------------------------------
+    def save_pretrained(
+        self,
+        folder: str | os.PathLike,
+        *,
+        discriminators: bool = True,
+        dtype: torch.dtype = torch.float32,
+        metadata: dict | None = None,
+    ) -> Path:
+        """Write a self-describing model folder: ``config.json`` (the model config, what the weights
+        hold, free-form ``metadata`` such as how the model was trained) and ``model.safetensors``.
+
+        ``discriminators=False`` keeps only what translation needs (Gl with its PDM, Ge);
+        ``dtype=torch.float16`` halves the file (weights are cast back to float32 on loading).
+        """
+        if not self.pdm._fitted:
+            raise LandmarkGANError("the model's PDM is not fitted; train the model (or fit_pdm) before saving it")
+        folder = Path(folder)
+        state = {k: v for k, v in self.state_dict().items() if discriminators or not k.startswith(("dl.", "de."))}
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+        save_weights(state, folder / WEIGHTS_NAME)
+        record = {"format": MODEL_FORMAT, "model": self.config.to_dict(), "discriminators": discriminators,
+                  "metadata": metadata or {}}
+        partial = folder / f".{MODEL_CONFIG_NAME}.partial"
+        partial.write_text(json.dumps(record, indent=1))
+        os.replace(partial, folder / MODEL_CONFIG_NAME)
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike) -> "LandmarkGAN":
+        """Load a model folder written by :meth:`save_pretrained`, in eval mode, on the CPU.
+
+        Errors name the problem: a missing folder, a missing or unreadable ``config.json``, weights
+        that are truncated, corrupt or do not fit the config.
+        """
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise LandmarkGANError(f"model folder {folder} does not exist")
+        record = read_model_config(folder)
+        model = cls(ModelConfig.from_dict(record["model"]))
+        state = {k: v.float() if v.is_floating_point() else v for k, v in load_weights(folder).items()}
+        optional = () if record.get("discriminators", True) else ("dl.", "de.")
+        load_into(model, state, folder, optional)
+        model.metadata = record.get("metadata", {})
+        return model.eval()
 
     # -- inference --------------------------------------------------------------------------------
     def generate_landmarks(
@@ -225,6 +280,20 @@ class LandmarkGAN(nn.Module):
             else:
                 self._check_images(key, batch[key], x.shape[0])
         return x, labels
+
+
+def read_model_config(folder: Path) -> dict:
+    """The parsed ``config.json`` of a model folder, checked to be one of ours."""
+    path = folder / MODEL_CONFIG_NAME
+    if not path.is_file():
+        raise LandmarkGANError(f"{folder} has no {MODEL_CONFIG_NAME}; is it a landmarkgan model folder?")
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise LandmarkGANError(f"{path} is not readable JSON ({e}); the model folder is damaged") from None
+    if not isinstance(record, dict) or record.get("format") != MODEL_FORMAT or not isinstance(record.get("model"), dict):
+        raise LandmarkGANError(f"{path} is not a landmarkgan model config (expected format {MODEL_FORMAT!r})")
+    return record
 
 
 def _detached(**parts: torch.Tensor) -> Parts:

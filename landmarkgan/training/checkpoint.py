@@ -16,12 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-
 from landmarkgan.errors import LandmarkGANError
+from landmarkgan.models.weights import WEIGHTS_NAME, load_weights, save_weights
 
-WEIGHTS_NAME = "model.safetensors"
 STATE_NAME = "training_state.pt"
 PROGRESS_NAME = "progress.json"
 CONFIG_NAME = "config.yaml"
@@ -52,7 +49,7 @@ def save_checkpoint(
     tmp = ckpt_root / f".tmp_{final.name}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    save_file({k: v.detach().contiguous().cpu() for k, v in weights.items()}, str(tmp / WEIGHTS_NAME))
+    save_weights(weights, tmp / WEIGHTS_NAME)
     torch.save(training_state, tmp / STATE_NAME)
     (tmp / PROGRESS_NAME).write_text(json.dumps(progress.__dict__))
     (tmp / CONFIG_NAME).write_text(config_yaml)
@@ -77,19 +74,6 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
             return candidate
     complete = [p for p in sorted(ckpt_root.glob("step_*")) if (p / PROGRESS_NAME).is_file()]
     return complete[-1] if complete else None
-
-
-def load_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Load a safetensors weights file, or the one inside a model/checkpoint folder."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / WEIGHTS_NAME
-    if not path.is_file():
-        raise LandmarkGANError(f"no weights file {path}; is this a landmarkgan model or checkpoint folder?")
-    try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise LandmarkGANError(f"weights file {path} is truncated or corrupt ({e}); use an earlier checkpoint") from None
 
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[Progress, dict[str, torch.Tensor], dict]:

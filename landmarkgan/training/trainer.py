@@ -30,6 +30,7 @@ from landmarkgan.data.dataset import ExpressionPairDataset
 from landmarkgan.data.images import save_image
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.models.landmarkgan import LandmarkGAN
+from landmarkgan.models.weights import load_into
 from landmarkgan.training import distributed
 from landmarkgan.training.checkpoint import Progress, latest_checkpoint, load_checkpoint, save_checkpoint
 from landmarkgan.training.config import Config
@@ -218,12 +219,7 @@ class Trainer:
             log.info("no checkpoint in %s: starting from scratch", self.run_dir)
             return
         progress, weights, state = load_checkpoint(ckpt)
-        missing, unexpected = self.model.load_state_dict(weights, strict=False)
-        if missing or unexpected:
-            raise LandmarkGANError(
-                f"checkpoint {ckpt} does not fit this config (missing {missing[:3]}..., unexpected {unexpected[:3]}...); "
-                "resume with the config saved in the run folder"
-            )
+        load_into(self.model, weights, ckpt)
         for k, o in self.optimizers.items():
             o.load_state_dict(state["optimizers"][k])
         self.scaler.load_state_dict(state["scaler"])

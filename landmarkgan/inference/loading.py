@@ -1,0 +1,48 @@
+"""Finding a trained model: the built-in default, a model folder, a training run or one of its checkpoints."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from landmarkgan.assets import asset_path
+from landmarkgan.errors import LandmarkGANError
+from landmarkgan.models.landmarkgan import MODEL_CONFIG_NAME, LandmarkGAN
+from landmarkgan.models.weights import load_into
+
+DEFAULT_MODEL = "default_model"
+
+
+def default_model_path() -> Path:
+    """The built-in default model folder shipped inside the package."""
+    return asset_path(DEFAULT_MODEL)
+
+
+def load_model(path: str | os.PathLike | None = None) -> LandmarkGAN:
+    """A trained model in eval mode on the CPU, from:
+
+    * None: the built-in default model;
+    * a model folder (``config.json`` + ``model.safetensors``, see ``LandmarkGAN.save_pretrained``);
+    * a training run folder (its newest checkpoint) or one checkpoint folder.
+    """
+    folder = default_model_path() if path is None else Path(path)
+    if not folder.exists():
+        what = "the built-in default model" if path is None else "model folder"
+        raise LandmarkGANError(f"{what} {folder} does not exist; pass --model with a model folder or a training run")
+    if (folder / MODEL_CONFIG_NAME).is_file():
+        return LandmarkGAN.from_pretrained(folder)
+    from landmarkgan.training.checkpoint import CONFIG_NAME, latest_checkpoint, load_checkpoint
+    from landmarkgan.training.config import Config
+
+    checkpoint = latest_checkpoint(folder) if (folder / "checkpoints").is_dir() else folder
+    if checkpoint is None or not (checkpoint / CONFIG_NAME).is_file():
+        raise LandmarkGANError(
+            f"{folder} is neither a model folder (with {MODEL_CONFIG_NAME}) nor a training run or checkpoint "
+            "(with config.yaml); pass the folder `landmarkgan train --out` wrote or one made by save_pretrained"
+        )
+    config = Config.load(checkpoint / CONFIG_NAME)
+    progress, weights, _ = load_checkpoint(checkpoint)
+    model = LandmarkGAN(config.model)
+    load_into(model, weights, checkpoint)
+    model.metadata = {"checkpoint": str(checkpoint), "step": progress.step, "data": config.train.data}
+    return model.eval()

@@ -1,0 +1,252 @@
+"""The translation pipeline: one face photo in, the 68 target landmarks and the translated face out.
+
+    from landmarkgan import LandmarkGANPipeline
+    pipe = LandmarkGANPipeline.from_pretrained()            # the built-in default model
+    result = pipe("me.jpg", expression="happy", intensity=3)
+    result.image            # the translated face, (S, S, 3) uint8
+    result.landmarks        # its 68 generated landmarks, (68, 2) pixels
+    result.landmark_image   # stage I's landmark image
+
+A photo is first aligned: dlib finds the face and its landmarks, and the face is rotated, scaled and
+cropped into the frame the model was trained in (see ``landmarkgan.landmarks.align``). An image that
+already is such a crop (a prepared or synthetic data set image, a tensor) skips that with ``align=False``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from landmarkgan.data.dataset import to_tensor
+from landmarkgan.data.images import load_image
+from landmarkgan.errors import LandmarkGANError
+from landmarkgan.expressions import canonical_expression
+from landmarkgan.landmarks.align import align_face
+from landmarkgan.landmarks.drawing import draw_landmarks
+from landmarkgan.models.landmarkgan import LandmarkGAN
+
+ImageInput = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
+DETECTION_SIDE = 1024  # photos are searched for faces at most this large (the face is cut from the original)
+DEFAULT_INTENSITY = 4  # the strongest level, when a model with intensity control is not told one
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(B, 3, H, W) in [-1, 1] -> (B, H, W, 3) uint8."""
+    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+@dataclass
+class Translation:
+    """One translated face, all in pixels of the model's S x S frame.
+
+    ``source`` is the face the model read (the aligned crop of the photo) and ``source_landmarks`` the
+    landmarks dlib found on it (None when the input was not aligned). ``matrix`` maps a point of the
+    original photo into the frame (None when not aligned).
+    """
+
+    expression: str
+    intensity: int
+    image: np.ndarray
+    landmarks: np.ndarray
+    landmark_image: np.ndarray
+    source: np.ndarray
+    source_landmarks: np.ndarray | None = None
+    matrix: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.expression} {self.intensity}" if self.intensity else self.expression
+
+    def overlay(self) -> np.ndarray:
+        """The translated face with its generated landmarks drawn over it."""
+        return draw_landmarks(self.image, self.landmarks)
+
+    def to_json(self) -> dict:
+        record = {"expression": self.expression, "intensity": self.intensity, "image_size": int(self.image.shape[0]),
+                  "landmarks": np.round(self.landmarks.astype(np.float64), 2).tolist()}
+        if self.matrix is not None:
+            inverse = np.linalg.inv(np.vstack([self.matrix, [0, 0, 1]]))[:2]
+            original = self.landmarks.astype(np.float64) @ inverse[:, :2].T + inverse[:, 2]
+            record["landmarks_in_photo"] = np.round(original, 2).tolist()
+        return record
+
+
+@dataclass
+class AlignedInput:
+    """A face in the model's frame: uint8 (S, S, 3), its detected landmarks and the photo-to-frame matrix."""
+
+    face: np.ndarray
+    landmarks: np.ndarray | None = None
+    matrix: np.ndarray | None = None
+
+
+class LandmarkGANPipeline:
+    """A trained LandmarkGAN with face detection and alignment in front of it.
+
+    Args:
+        model: a trained :class:`~landmarkgan.models.LandmarkGAN`.
+        device: "auto" (CUDA when available), "cpu", "cuda", ...
+        detector: a face detector with ``detect_one(image, what)``; by default dlib's HOG detector,
+            created the first time a photo needs aligning.
+    """
+
+    def __init__(self, model: LandmarkGAN, device: str | torch.device = "auto", detector: object | None = None) -> None:
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            self.device = torch.device(device)
+        except RuntimeError as e:
+            raise LandmarkGANError(f"unknown device {device!r} ({e}); use cpu, cuda or cuda:N") from None
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise LandmarkGANError("--device asks for CUDA but no GPU is visible; use --device cpu")
+        self.model = model.to(self.device).eval()
+        self._detector = detector
+
+    # -- loading and saving -------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto") -> "LandmarkGANPipeline":
+        """The pipeline of a model folder, a training run or checkpoint, or (None) the built-in default model."""
+        from landmarkgan.inference.loading import load_model
+
+        return cls(load_model(path), device=device)
+
+    def save_pretrained(self, folder: str | os.PathLike, **kwargs) -> Path:
+        """Save the model as a model folder (see ``LandmarkGAN.save_pretrained`` for the options)."""
+        return self.model.save_pretrained(folder, metadata=self.model.metadata, **kwargs)
+
+    # -- what the model knows ------------------------------------------------------------------------
+    @property
+    def image_size(self) -> int:
+        return self.model.config.image_size
+
+    @property
+    def expressions(self) -> list[str]:
+        return list(self.model.config.expressions)
+
+    @property
+    def intensities(self) -> list[int]:
+        """The intensity levels the model controls (1..4), or [] when it has no intensity control."""
+        return list(range(1, self.model.config.num_intensities + 1))
+
+    def labels(self) -> list[tuple[str, int]]:
+        """Every (expression, intensity) the model can produce: neutral once, the others at every level."""
+        levels = self.intensities or [0]
+        return [(e, 0 if e == "neutral" else i) for e in self.expressions for i in ([0] if e == "neutral" else levels)]
+
+    def check_label(self, expression: str, intensity: int | None) -> tuple[str, int]:
+        """Canonical (expression, intensity) for this model, or an error naming what it accepts."""
+        name = canonical_expression(expression)
+        if name not in self.expressions:
+            raise LandmarkGANError(f"this model does not know {name!r}; it knows {', '.join(self.expressions)}")
+        if not self.intensities:
+            if intensity not in (None, 0):
+                raise LandmarkGANError("this model has no intensity control; leave the intensity out")
+            return name, 0
+        if name == "neutral":
+            if intensity not in (None, 0):
+                raise LandmarkGANError("neutral has no intensity; leave it out")
+            return name, 0
+        level = DEFAULT_INTENSITY if intensity is None else intensity
+        if level not in self.intensities:
+            raise LandmarkGANError(f"intensity must be one of {self.intensities} (4 strongest), got {intensity}")
+        return name, level
+
+    # -- input ---------------------------------------------------------------------------------------
+    @property
+    def detector(self):
+        if self._detector is None:
+            from landmarkgan.landmarks.detector import FaceLandmarkDetector
+
+            self._detector = FaceLandmarkDetector()
+        return self._detector
+
+    def prepare(self, image: ImageInput, align: bool = True, what: str | None = None) -> AlignedInput:
+        """Bring an input into the model's frame (detect and align a photo, or resize an aligned crop)."""
+        if isinstance(image, torch.Tensor):
+            return AlignedInput(self._tensor_face(image))
+        what = what or (str(image) if isinstance(image, (str, os.PathLike)) else "the image")
+        pixels = _pixels(image)
+        size = self.image_size
+        if not align:
+            if abs(pixels.shape[0] - pixels.shape[1]) > 0.02 * max(pixels.shape[:2]):
+                raise LandmarkGANError(
+                    f"{what} is {pixels.shape[1]}x{pixels.shape[0]}; without alignment the input must be a square "
+                    "face crop in the model's frame (a prepared or synthetic data set image). Align it instead."
+                )
+            return AlignedInput(np.asarray(Image.fromarray(pixels).resize((size, size), Image.Resampling.BICUBIC)))
+        scale = min(1.0, DETECTION_SIDE / max(pixels.shape[:2]))
+        small = pixels if scale == 1.0 else np.asarray(
+            Image.fromarray(pixels).resize((round(pixels.shape[1] * scale), round(pixels.shape[0] * scale)),
+                                           Image.Resampling.BOX))
+        found = self.detector.detect_one(small, what)
+        landmarks = (found.landmarks + 0.5) / scale - 0.5
+        aligned = align_face(pixels, landmarks, size=size)
+        return AlignedInput(aligned.image, aligned.landmarks, aligned.matrix)
+
+    def _tensor_face(self, tensor: torch.Tensor) -> np.ndarray:
+        t = tensor.detach()
+        if t.dim() == 4 and t.shape[0] == 1:
+            t = t[0]
+        if t.dim() != 3 or t.shape[0] != 3 or not t.is_floating_point():
+            raise LandmarkGANError(
+                f"a tensor input must be one float image (3, H, W) or (1, 3, H, W) in [-1, 1], got "
+                f"{t.dtype} {tuple(tensor.shape)}")
+        if t.shape[1:] != (self.image_size, self.image_size):
+            t = torch.nn.functional.interpolate(t[None].float(), size=(self.image_size,) * 2, mode="bilinear",
+                                                antialias=True, align_corners=False)[0]
+        return to_uint8(t[None])[0]
+
+    # -- translation ---------------------------------------------------------------------------------
+    @torch.no_grad()
+    def translate_faces(self, faces: np.ndarray, labels: Sequence[tuple[str, int]]) -> list[Translation]:
+        """Translate aligned faces (N, S, S, 3) uint8, face k to ``labels[k]``, in one batch."""
+        x = torch.stack([to_tensor(f) for f in faces]).to(self.device)
+        checked = [self.check_label(e, i) for e, i in labels]
+        le = torch.tensor([self.expressions.index(e) for e, _ in checked], device=self.device)
+        li = torch.tensor([i for _, i in checked], device=self.device)
+        out = self.model.translate(x, le, li)
+        images, landmark_images = to_uint8(out["image"]), to_uint8(out["landmark_image"])
+        points = out["landmarks"].float().cpu().numpy()
+        return [Translation(e, i, images[k], points[k], landmark_images[k], np.asarray(faces[k]))
+                for k, (e, i) in enumerate(checked)]
+
+    def __call__(self, image: ImageInput, expression: str = "happy", intensity: int | None = None,
+                 align: bool = True) -> Translation:
+        """Translate one face to ``expression`` (at ``intensity`` 1..4 when the model controls it)."""
+        label = self.check_label(expression, intensity)
+        face = self.prepare(image, align)
+        result = self.translate_faces(face.face[None], [label])[0]
+        result.source_landmarks, result.matrix = face.landmarks, face.matrix
+        return result
+
+    def translate_all(self, image: ImageInput, align: bool = True) -> list[Translation]:
+        """Translate one face to every expression (and intensity) the model knows, in :meth:`labels` order."""
+        face = self.prepare(image, align)
+        labels = self.labels()
+        results = self.translate_faces(np.repeat(face.face[None], len(labels), axis=0), labels)
+        for r in results:
+            r.source_landmarks, r.matrix = face.landmarks, face.matrix
+        return results
+
+
+def _pixels(image: ImageInput) -> np.ndarray:
+    """Any supported image input (path, PIL image, array) as RGB uint8 (H, W, 3)."""
+    if isinstance(image, (str, os.PathLike)):
+        return load_image(image)
+    if isinstance(image, Image.Image):
+        return np.asarray(image.convert("RGB"))
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8:
+            raise LandmarkGANError(f"image arrays must be uint8 0..255, got {image.dtype}")
+        if image.ndim == 2:
+            return np.repeat(image[..., None], 3, axis=2)
+        if image.ndim == 3 and image.shape[2] in (3, 4):
+            return np.ascontiguousarray(image[..., :3])
+        raise LandmarkGANError(f"image arrays must be (H, W, 3) RGB or (H, W) grey, got shape {image.shape}")
+    raise LandmarkGANError(f"cannot read a {type(image).__name__} as an image; pass a path, PIL image, array or tensor")

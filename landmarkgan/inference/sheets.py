@@ -1,0 +1,68 @@
+"""Labelled picture grids for people: translation sheets and comparison sheets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+PAD = 4
+BACKGROUND = (255, 255, 255)
+TEXT = (40, 40, 40)
+
+
+def make_sheet(
+    cells: Sequence[Sequence[np.ndarray | None]],
+    column_labels: Sequence[str] = (),
+    row_labels: Sequence[str] = (),
+    cell_size: int | None = None,
+) -> np.ndarray:
+    """A grid of RGB uint8 images (None leaves a cell blank) with optional column and row labels.
+
+    Cells are scaled to ``cell_size`` (default: the first image's side) with nearest-neighbour
+    upscaling for small images, so pixels stay honest.
+    """
+    first = next(c for row in cells for c in row if c is not None)
+    size = cell_size or first.shape[0]
+    font = ImageFont.load_default(size=max(10, size // 10))
+    label_h = (font.size + 2 * PAD) if column_labels else 0
+    label_w = max((int(font.getlength(t)) for t in row_labels), default=0) + (2 * PAD if row_labels else 0)
+    columns = max(len(row) for row in cells)
+    width = label_w + columns * (size + PAD) + PAD
+    height = label_h + len(cells) * (size + PAD) + PAD
+    sheet = Image.new("RGB", (width, height), BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    for c, text in enumerate(column_labels):
+        x = label_w + PAD + c * (size + PAD) + (size - font.getlength(text)) / 2
+        draw.text((x, PAD), text, fill=TEXT, font=font)
+    for r, row in enumerate(cells):
+        top = label_h + PAD + r * (size + PAD)
+        if r < len(row_labels):
+            draw.text((PAD, top + (size - font.size) / 2), row_labels[r], fill=TEXT, font=font)
+        for c, image in enumerate(row):
+            if image is None:
+                continue
+            tile = Image.fromarray(np.ascontiguousarray(image))
+            if tile.size != (size, size):
+                resample = Image.Resampling.NEAREST if tile.width < size else Image.Resampling.BOX
+                tile = tile.resize((size, size), resample)
+            sheet.paste(tile, (label_w + PAD + c * (size + PAD), top))
+    return np.asarray(sheet)
+
+
+def translation_sheet(results: Sequence, expressions: Sequence[str], intensities: Sequence[int]) -> np.ndarray:
+    """Every translation of one face: the input, then per intensity level a row of faces and a row of
+    the same faces with their generated landmarks; one column per expression (neutral in the first level)."""
+    levels = list(intensities) or [0]
+    by_label = {(r.expression, r.intensity): r for r in results}
+    rows: list[list[np.ndarray | None]] = [[results[0].source] + [None] * len(expressions)]
+    labels = ["input"]
+    for k, level in enumerate(levels):
+        shown = [by_label.get((e, 0 if e == "neutral" else level)) for e in expressions]
+        shown = [r if r is not None and (r.expression != "neutral" or k == 0) else None for r in shown]
+        rows.append([None] + [r.image if r else None for r in shown])
+        rows.append([None] + [r.overlay() if r else None for r in shown])
+        labels += [f"level {level}" if level else "output", "landmarks"]
+    size = max(128, results[0].image.shape[0])
+    return make_sheet(rows, ["", *expressions], labels, cell_size=size)
