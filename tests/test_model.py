@@ -377,3 +377,33 @@ def test_wrong_inputs_raise_clear_errors() -> None:
 def test_config_is_kept_on_the_model() -> None:
     model = make_model(expressions=list(EXPRESSIONS))
     assert dataclasses.asdict(model.config)["expressions"][-1] == "contempt" and model.config.num_expressions == 8
+
+
+# -- baselines ---------------------------------------------------------------------------------------
+def test_label_only_baseline_has_no_stage1_and_reads_x_and_labels() -> None:
+    model = make_model(landmark_source="none").eval()
+    assert model.gl is None and model.dl is None and model.pdm is None
+    assert model.ge.input_nc == 3 + 7  # x and the label planes, even with labels "to Gl only"
+    assert make_model(landmark_source="none", label_to="gl").ge.input_nc == 10
+    batch = make_batch()
+    out = model.translate_batch(batch)
+    assert out["image"].shape == (2, 3, S, S) and out["landmarks"] is None and out["landmark_image"] is None
+    for loss in (model.stage2_discriminator_loss, lambda b: model.stage2_generator_loss(b, ChannelMeans())):
+        total, _ = loss(batch)
+        assert torch.isfinite(total)
+    with pytest.raises(LandmarkGANError, match="'none' baseline without it"):
+        model.stage1_generator_loss(batch)
+
+
+def test_ground_truth_baseline_reads_the_targets_landmarks() -> None:
+    model = make_model(landmark_source="ground_truth").eval()
+    assert model.gl is None and model.ge.input_nc == 3 + 3 + 7 + 4
+    batch = make_batch()
+    out = model.translate_batch(batch)
+    assert torch.equal(out["landmark_image"], batch["target_landmark_image"])
+    assert torch.allclose(out["landmarks"], batch["target_landmarks"], atol=1e-4)
+    other = dict(batch, target_landmark_image=-batch["target_landmark_image"])
+    with torch.no_grad():
+        assert not torch.equal(model.translate_batch(other)["image"], out["image"])  # Ge reads them
+    with pytest.raises(LandmarkGANError, match="needs the target's landmark image"):
+        model.translate(batch["x"], batch["target_label"], batch["target_intensity"])

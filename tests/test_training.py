@@ -202,3 +202,14 @@ def test_bad_training_set_ups_are_named(data: Path, tmp_path: Path) -> None:
 class _nothing:
     def __enter__(self) -> None: ...
     def __exit__(self, *exc: object) -> None: ...
+
+
+@pytest.mark.parametrize("source", ["none", "ground_truth"])
+def test_baselines_train_with_the_same_trainer(data: Path, tmp_path: Path, source: str) -> None:
+    trainer = Trainer(tiny(data, tmp_path / source, "train.max_steps=3", f"model.landmark_source={source}",
+                           "model.identity_loss=false", "train.sample_every=3"), progress_bar=False)
+    assert set(trainer.optimizers) == {"ge", "de"}
+    before = {k: v.clone() for k, v in trainer.model.ge.state_dict().items()}
+    trainer.train()
+    assert any(not torch.equal(v, trainer.model.ge.state_dict()[k]) for k, v in before.items())
+    assert (tmp_path / source / "samples" / "step_00000003.png").is_file()

@@ -105,6 +105,11 @@ class LandmarkGANPipeline:
             raise LandmarkGANError(f"unknown device {device!r} ({e}); use cpu, cuda or cuda:N") from None
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise LandmarkGANError("--device asks for CUDA but no GPU is visible; use --device cpu")
+        if not model.config.has_stage1:
+            raise LandmarkGANError(
+                f"this is the {model.config.landmark_source!r} baseline, not LandmarkGAN: it translates data set "
+                "pairs in `landmarkgan evaluate`, not photos"
+            )
         self.model = model.to(self.device).eval()
         self._detector = detector
 

@@ -23,6 +23,7 @@ REFERENCE_SIZE = 256
 NORMS = ("batch", "instance", "none")
 LABEL_TARGETS = ("both", "gl", "ge")
 RECON_LOSSES = ("l12", "l1", "l2")
+LANDMARK_SOURCES = ("generated", "ground_truth", "none")
 
 
 @dataclass
@@ -52,6 +53,9 @@ class ModelConfig:
         lambda2: weight of the image reconstruction loss (images in [-1, 1]).
         lambda3: weight of the identity loss.
         pdm_components: number of PCA shape modes of the point distribution model.
+        landmark_source: where Ge's landmarks come from: "generated" by Gl (LandmarkGAN), the target's
+            "ground_truth" landmarks (a C2GAN-style baseline that is given them: an upper bound), or
+            "none" (a label-only pix2pix/StarGAN-style baseline without stage I).
     """
 
     image_size: int = 256
@@ -75,6 +79,7 @@ class ModelConfig:
     lambda2: float = 100.0
     lambda3: float = 0.1
     pdm_components: int = 20
+    landmark_source: str = "generated"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -93,6 +98,11 @@ class ModelConfig:
     def num_labels(self) -> int:
         """Length of the label vector [le one-hot, li one-hot]."""
         return self.num_expressions + self.num_intensities
+
+    @property
+    def has_stage1(self) -> bool:
+        """Whether the model has Gl and Dl (LandmarkGAN does; the baselines do not)."""
+        return self.landmark_source == "generated"
 
     @property
     def labels_to_gl(self) -> bool:
@@ -122,6 +132,7 @@ class ModelConfig:
         _choice("norm", self.norm, NORMS)
         _choice("label_to", self.label_to, LABEL_TARGETS)
         _choice("recon_loss", self.recon_loss, RECON_LOSSES)
+        _choice("landmark_source", self.landmark_source, LANDMARK_SOURCES)
         self.expressions = [canonical_expression(e) for e in self.expressions]
         if len(set(self.expressions)) != len(self.expressions) or len(self.expressions) < 2:
             raise LandmarkGANError(f"model.expressions must name at least 2 different expressions, got {self.expressions}")

@@ -93,29 +93,36 @@ class LandmarkGenerator(nn.Module):
 class ExpressionGenerator(nn.Module):
     """Ge([x, landmark image, label planes, soft-crop features]) -> y_hat (Tanh, [-1, 1]).
 
-    A U-Net over the channel concatenation of: x; Gl's landmark image; the label vector tiled as
-    constant planes (unless labels go to Gl only); and the soft-crop features [x * mask, mask] around
-    the generated landmarks (when ``soft_crops`` is on; sigma = soft_crop_sigma pixels at 256x256).
+    A U-Net over the channel concatenation of: x; the landmark image (Gl's, or the target's own for the
+    ground-truth baseline); the label vector tiled as constant planes (unless labels go to Gl only); and
+    the soft-crop features [x * mask, mask] around the landmarks (when ``soft_crops`` is on; sigma =
+    soft_crop_sigma pixels at 256x256). The label-only baseline (landmark_source "none") reads x and
+    the label planes only.
     """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.input_nc = 2 * config.input_nc  # x and the landmark image (x's colours)
-        if config.labels_to_ge:
+        self.uses_landmarks = config.landmark_source != "none"
+        self.input_nc = config.input_nc
+        if self.uses_landmarks:
+            self.input_nc += config.input_nc  # the landmark image (colours of the face)
+        if config.labels_to_ge or not self.uses_landmarks:
             self.input_nc += config.num_labels
-        if config.soft_crops:
+        if config.soft_crops and self.uses_landmarks:
             self.input_nc += config.input_nc + 1
         self.unet = UnetGenerator(self.input_nc, config.input_nc, config.num_downs, config.ngf, config.norm, config.dropout)
         init_weights(self)
 
     def forward(
-        self, x: torch.Tensor, landmark_image: torch.Tensor, points: torch.Tensor, labels: torch.Tensor
+        self, x: torch.Tensor, landmark_image: torch.Tensor | None, points: torch.Tensor | None, labels: torch.Tensor
     ) -> torch.Tensor:
         """x and landmark_image (B, C, S, S), points (B, 68, 2) normalised, labels (B, L) -> y_hat."""
-        parts = [x, landmark_image]
-        if self.config.labels_to_ge:
+        parts = [x]
+        if self.uses_landmarks:
+            parts.append(landmark_image)
+        if self.config.labels_to_ge or not self.uses_landmarks:
             parts.append(labels.to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[2:]))
-        if self.config.soft_crops:
+        if self.config.soft_crops and self.uses_landmarks:
             parts.append(soft_crops(x, points, self.config.soft_crop_sigma / REFERENCE_SIZE))
         return self.unet(torch.cat(parts, dim=1))

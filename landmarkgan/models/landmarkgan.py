@@ -62,11 +62,12 @@ class LandmarkGAN(nn.Module):
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or ModelConfig()
-        self.gl = LandmarkGenerator(config)
-        self.ge = ExpressionGenerator(config)
         self.metadata: dict = {}  # how the model was made, kept in its folder's config.json
         count = 2 if config.dual_discriminator else 1
-        self.dl = nn.ModuleList(self._discriminator() for _ in range(count))
+        # stage I exists for LandmarkGAN only; the baselines (landmark_source ground_truth / none) lack it
+        self.gl = LandmarkGenerator(config) if config.has_stage1 else None
+        self.dl = nn.ModuleList(self._discriminator() for _ in range(count)) if config.has_stage1 else None
+        self.ge = ExpressionGenerator(config)
         self.de = nn.ModuleList(self._discriminator() for _ in range(count))
 
     def _discriminator(self) -> NLayerDiscriminator:
@@ -74,14 +75,16 @@ class LandmarkGAN(nn.Module):
         return init_weights(NLayerDiscriminator(2 * c.input_nc, c.ndf, c.n_layers_D, c.norm))
 
     @property
-    def pdm(self) -> PointDistributionModel:
+    def pdm(self) -> PointDistributionModel | None:
         """The point distribution model Gl decodes its landmarks with (its buffers live under ``gl.pdm``)."""
-        return self.gl.pdm
+        return self.gl.pdm if self.gl is not None else None
 
     def fit_pdm(self, landmarks: np.ndarray | torch.Tensor) -> "LandmarkGAN":
-        """Pre-train the PDM decoder on training landmarks (N, 68, 2) in pixels of the S x S images."""
-        shapes = torch.as_tensor(np.asarray(landmarks, dtype=np.float64))
-        self.pdm.fit(normalise(shapes, self.config.image_size))
+        """Pre-train the PDM decoder on training landmarks (N, 68, 2) in pixels of the S x S images
+        (nothing to do for the baselines, which have no stage I)."""
+        if self.pdm is not None:
+            shapes = torch.as_tensor(np.asarray(landmarks, dtype=np.float64))
+            self.pdm.fit(normalise(shapes, self.config.image_size))
         return self
 
     # -- model folders --------------------------------------------------------------------------
@@ -99,7 +102,7 @@ class LandmarkGAN(nn.Module):
         ``discriminators=False`` keeps only what translation needs (Gl with its PDM, Ge);
         ``dtype=torch.float16`` halves the file (weights are cast back to float32 on loading).
         """
-        if not self.pdm._fitted:
+        if self.pdm is not None and not self.pdm._fitted:
             raise LandmarkGANError("the model's PDM is not fitted; train the model (or fit_pdm) before saving it")
         folder = Path(folder)
         state = {k: v for k, v in self.state_dict().items() if discriminators or not k.startswith(("dl.", "de."))}
@@ -131,31 +134,74 @@ class LandmarkGAN(nn.Module):
         return model.eval()
 
     # -- inference --------------------------------------------------------------------------------
+    def _require_stage1(self, what: str) -> None:
+        if self.gl is None:
+            raise LandmarkGANError(
+                f"{what} needs stage I, and this model is the {self.config.landmark_source!r} baseline without it"
+            )
+
     def generate_landmarks(
         self, x: torch.Tensor, le: torch.Tensor, li: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Stage I: (landmark image (B, C, S, S) in [-1, 1], landmarks (B, 68, 2) in pixels)."""
+        self._require_stage1("generating landmarks")
         image, points = self.gl(x, self._labels(x, le, li))
         return image, to_pixels(points, self.config.image_size)
 
-    def translate(self, x: torch.Tensor, le: torch.Tensor, li: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def translate(
+        self,
+        x: torch.Tensor,
+        le: torch.Tensor,
+        li: torch.Tensor | None = None,
+        target_landmark_image: torch.Tensor | None = None,
+        target_landmarks: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor | None]:
         """Both stages: x (B, C, S, S) in [-1, 1], target expression indices le (B,) [and intensities
         li (B,), 0..num_intensities] -> {"landmark_image", "landmarks" (pixels), "image"}.
 
-        Runs in the current mode: call ``eval()`` first for outputs without dropout noise.
+        The ground-truth baseline also takes the target's landmark image and landmarks (pixels); the
+        label-only baseline returns None for the landmarks. Runs in the current mode: call ``eval()``
+        first for outputs without dropout noise.
         """
         labels = self._labels(x, le, li)
-        landmark_image, points = self.gl(x, labels)
+        landmark_image, points = self._landmarks(x, labels, target_landmark_image, target_landmarks)
         image = self.ge(x, landmark_image, points, labels)
         return {
             "landmark_image": landmark_image,
-            "landmarks": to_pixels(points, self.config.image_size),
+            "landmarks": to_pixels(points, self.config.image_size) if points is not None else None,
             "image": image,
         }
+
+    def translate_batch(self, batch: Batch) -> dict[str, torch.Tensor | None]:
+        """:meth:`translate` on a batch of :class:`~landmarkgan.data.dataset.ExpressionPairDataset` pairs."""
+        return self.translate(batch["x"], batch["target_label"], batch.get("target_intensity"),
+                              batch.get("target_landmark_image"), batch.get("target_landmarks"))
+
+    def _landmarks(
+        self,
+        x: torch.Tensor,
+        labels: torch.Tensor,
+        target_landmark_image: torch.Tensor | None,
+        target_landmarks: torch.Tensor | None,
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Ge's landmark image and points (normalised): Gl's, the target's own, or none."""
+        source = self.config.landmark_source
+        if source == "generated":
+            return self.gl(x, labels)
+        if source == "none":
+            return None, None
+        if target_landmark_image is None or target_landmarks is None:
+            raise LandmarkGANError(
+                "this is the ground-truth-landmark baseline: it needs the target's landmark image and landmarks, "
+                "so it runs on data set pairs (landmarkgan evaluate), not on a single photo"
+            )
+        self._check_images("the target landmark image", target_landmark_image, x.shape[0])
+        return target_landmark_image, normalise(target_landmarks, self.config.image_size)
 
     # -- losses -----------------------------------------------------------------------------------
     def stage1_discriminator_loss(self, batch: Batch) -> tuple[torch.Tensor, Parts]:
         """Dl: 0.5 [BCE(Dl(l_real, x), 1) + BCE(Dl(Gl(x, le), x), 0)]."""
+        self._require_stage1("the stage I loss")
         x, labels = self._batch_inputs(batch, "target_landmark_image")
         with torch.no_grad():
             fake, _ = self.gl(x, labels)
@@ -166,6 +212,7 @@ class LandmarkGAN(nn.Module):
 
     def stage1_generator_loss(self, batch: Batch) -> tuple[torch.Tensor, Parts]:
         """Gl: BCE(Dl(Gl(x, le), x), 1) + lambda1 * landmark loss (pixels at 256x256)."""
+        self._require_stage1("the stage I loss")
         x, labels = self._batch_inputs(batch, "target_landmarks")
         fake, points = self.gl(x, labels)
         gan = generator_gan_loss(self._judge(self.dl, fake, x))
@@ -181,7 +228,7 @@ class LandmarkGAN(nn.Module):
         """De: 0.5 [BCE(De(y, x), 1) + BCE(De(y_hat, x), 0)]."""
         x, labels = self._batch_inputs(batch, "y")
         with torch.no_grad():
-            y_hat = self._stage2_forward(x, labels)
+            y_hat = self._stage2_forward(batch, x, labels)
         total, real_part, fake_part = discriminator_loss(
             self._judge(self.de, batch["y"], x), self._judge(self.de, y_hat, x)
         )
@@ -200,7 +247,7 @@ class LandmarkGAN(nn.Module):
             )
         x, labels = self._batch_inputs(batch, "y")
         y = batch["y"]
-        y_hat = self._stage2_forward(x, labels)
+        y_hat = self._stage2_forward(batch, x, labels)
         gan = generator_gan_loss(self._judge(self.de, y_hat, x))
         parts = {"gan": gan, "reconstruction": reconstruction_loss(y_hat.float(), y.float(), c.recon_loss)}
         total = gan + c.lambda2 * parts["reconstruction"]
@@ -209,10 +256,11 @@ class LandmarkGAN(nn.Module):
             total = total + c.lambda3 * parts["identity"]
         return total, _detached(total=total, **parts)
 
-    def _stage2_forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """y_hat = Ge([x, Gl(x, le), le]) with Gl fixed (no gradient into Gl)."""
+    def _stage2_forward(self, batch: Batch, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """y_hat = Ge([x, Gl(x, le), le]) with Gl fixed (no gradient into Gl); the baselines' landmarks instead."""
         with torch.no_grad():
-            landmark_image, points = self.gl(x, labels)
+            landmark_image, points = self._landmarks(
+                x, labels, batch.get("target_landmark_image"), batch.get("target_landmarks"))
         return self.ge(x, landmark_image, points, labels)
 
     @staticmethod

@@ -14,7 +14,10 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 def sample_grid(batch: dict[str, torch.Tensor], output: dict[str, torch.Tensor], pad: int = 2) -> np.ndarray:
     """Tile source, generated landmark image, generated face and target face for every pair."""
-    columns = [to_uint8(batch["x"]), to_uint8(output["landmark_image"]), to_uint8(output["image"]), to_uint8(batch["y"])]
+    landmark_image = output["landmark_image"]
+    if landmark_image is None:  # the label-only baseline: a white column
+        landmark_image = torch.ones_like(output["image"])
+    columns = [to_uint8(batch["x"]), to_uint8(landmark_image), to_uint8(output["image"]), to_uint8(batch["y"])]
     b, h, w, _ = columns[0].shape
     grid = np.full((b * (h + pad) + pad, len(columns) * (w + pad) + pad, 3), 255, np.uint8)
     for row in range(b):

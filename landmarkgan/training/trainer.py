@@ -122,8 +122,9 @@ class Trainer:
         self.identity_net = self._identity_net() if mc.identity_loss else None
 
         betas = (tc.beta1, tc.beta2)
+        self.optimised = OPTIMISED if mc.has_stage1 else ("ge", "de")  # the baselines have no stage I
         self.optimizers = {
-            name: torch.optim.Adam(getattr(self.model, name).parameters(), lr=tc.lr, betas=betas) for name in OPTIMISED
+            name: torch.optim.Adam(getattr(self.model, name).parameters(), lr=tc.lr, betas=betas) for name in self.optimised
         }
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=tc.amp == "fp16")
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(tc.amp)
@@ -167,11 +168,11 @@ class Trainer:
     def _loss_steps(self) -> dict[str, nn.Module]:
         m = self.model
         steps: dict[str, nn.Module] = {
-            "dl": _LossStep(m.dl, m.stage1_discriminator_loss),
-            "gl": _LossStep(m.gl, m.stage1_generator_loss),
             "de": _LossStep(m.de, m.stage2_discriminator_loss),
             "ge": _LossStep(m.ge, lambda batch: m.stage2_generator_loss(batch, identity_net=self.identity_net)),
         }
+        if m.gl is not None:
+            steps |= {"dl": _LossStep(m.dl, m.stage1_discriminator_loss), "gl": _LossStep(m.gl, m.stage1_generator_loss)}
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             # without the landmark loss, Gl's PDM head gets no gradient: only then are there unused parameters
@@ -254,8 +255,9 @@ class Trainer:
         """Dl, Gl (stage I, Ge/De fixed), then De, Ge (stage II, Gl/Dl fixed)."""
         m = self.model
         logs = {}
-        logs |= self._optimise("dl", batch, freeze=None)
-        logs |= self._optimise("gl", batch, freeze=m.dl)
+        if m.gl is not None:
+            logs |= self._optimise("dl", batch, freeze=None)
+            logs |= self._optimise("gl", batch, freeze=m.dl)
         logs |= self._optimise("de", batch, freeze=None)
         logs |= self._optimise("ge", batch, freeze=m.de)
         self.scaler.update()
@@ -350,7 +352,7 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         with torch.no_grad(), self._autocast():
-            out = self.model.translate(batch["x"], batch["target_label"], batch.get("target_intensity"))
+            out = self.model.translate_batch(batch)
         self.model.train(was_training)
         grid = sample_grid(batch, out)
         path = save_image(grid, self.run_dir / "samples" / f"step_{self.progress.step:08d}.png")
