@@ -1,0 +1,59 @@
+"""``landmarkgan benchmark``: baselines and every Table I ablation, trained and evaluated on one data set."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from landmarkgan.evaluation.benchmark import VARIANTS
+
+    p = subparsers.add_parser(
+        "benchmark",
+        help="train and evaluate the baselines and Table I ablations on synthetic data; write the table",
+        description="Train every variant (the base config plus its switches) for the same steps on the same data, "
+        "evaluate each on the same test pairs with one expression classifier, and write OUT/benchmark.md, "
+        "benchmark.json and benchmark.png. Finished runs in OUT/runs are reused. Variants: "
+        + "; ".join(f"{key} = {name}" for key, (name, _) in VARIANTS.items()),
+    )
+    p.add_argument("--config", default=None, help="base config (default: configs/benchmark.yaml's settings)")
+    p.add_argument("--data", help="data folder (default: synthesise 60 identities at the model size into OUT/data)")
+    p.add_argument("--out", default="outputs/benchmark", help="output folder (default outputs/benchmark)")
+    p.add_argument("--variants", nargs="+", metavar="KEY", help="only these variants (keys as listed above)")
+    p.add_argument("--pairs", type=int, default=200, help="test pairs per variant (default 200)")
+    p.add_argument("--classifier-steps", type=int, default=1500)
+    p.add_argument("--no-identity", action="store_true", help="skip dlib (detected landmarks, verification)")
+    p.add_argument("--no-perceptual", action="store_true", help="skip LPIPS, IS and FID")
+    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   help="base config overrides, e.g. --set train.max_steps=200 model.ngf=8")
+    p.set_defaults(func=run)
+
+
+BENCHMARK_DEFAULTS = {
+    "model": {"image_size": 64, "ngf": 16, "ndf": 16, "num_intensities": 4},
+    "train": {"batch_size": 8, "max_steps": 800, "log_every": 50, "sample_every": 400, "checkpoint_every": 400,
+              "tensorboard": False},
+}
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from landmarkgan.data.manifest import manifest_path
+    from landmarkgan.data.synthetic import synthesize_dataset
+    from landmarkgan.evaluation.benchmark import run_benchmark
+    from landmarkgan.training.config import Config
+
+    base = Config.load(args.config) if args.config else Config.from_dict(BENCHMARK_DEFAULTS)
+    base = base.with_overrides(args.set)
+    out = Path(args.out)
+    data = Path(args.data) if args.data else out / "data"
+    if not args.data and not manifest_path(data).is_file():
+        print(f"synthesising the benchmark data set into {data}")
+        synthesize_dataset(data, num_identities=60, size=base.model.image_size, seed=base.train.seed)
+    base = base.with_overrides([f"train.data={data}"])
+    run_benchmark(base, out, args.variants, args.pairs, args.classifier_steps, identity=not args.no_identity,
+                  perceptual=not args.no_perceptual)
+    print((out / "benchmark.md").read_text())
+    print(f"written to {out}: benchmark.md, benchmark.json, benchmark.png; runs in {out / 'runs'}")
+    return 0

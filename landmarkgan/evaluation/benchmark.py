@@ -1,0 +1,124 @@
+"""Baselines and ablations trained and evaluated by one harness on one data set (Table I of the paper).
+
+Each variant is the base config plus a few switches; all share the data, the seed, the number of
+training steps, the test pairs and one expression classifier. Finished runs are reused, so a stopped
+benchmark continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from landmarkgan.data.images import save_image
+from landmarkgan.errors import LandmarkGANError
+from landmarkgan.evaluation.evaluate import Evaluation, evaluate, markdown_table
+from landmarkgan.inference.sheets import make_sheet
+from landmarkgan.training.checkpoint import latest_checkpoint, load_checkpoint
+from landmarkgan.training.config import Config
+
+# key -> (name in tables, overrides of the base config)
+VARIANTS: dict[str, tuple[str, list[str]]] = {
+    "pix2pix": ("pix2pix-style, labels only (no landmarks)", ["model.landmark_source=none"]),
+    "c2gan": ("C2GAN-style, given the true target landmarks", ["model.landmark_source=ground_truth"]),
+    "landmarkgan": ("LandmarkGAN", []),
+    "no-dual-d": ("w/o dual discriminators", ["model.dual_discriminator=false"]),
+    "no-identity": ("w/o identity loss", ["model.identity_loss=false"]),
+    "no-landmark-loss": ("w/o landmark loss", ["model.landmark_loss=false"]),
+    "l1": ("L1 reconstruction", ["model.recon_loss=l1"]),
+    "l2": ("L2 reconstruction", ["model.recon_loss=l2"]),
+    "labels-gl": ("labels to Gl only", ["model.label_to=gl"]),
+    "labels-ge": ("labels to Ge only", ["model.label_to=ge"]),
+    "no-soft-crops": ("w/o soft-crops", ["model.soft_crops=false"]),
+}
+TABLE_METRICS = ["psnr", "ssim", "fid", "landmark_l2_detected", "landmark_l2_model", "face_detected",
+                 "verification_rate", "expression_accuracy"]
+
+
+def run_benchmark(
+    base: Config,
+    out: str | os.PathLike,
+    variants: list[str] | None = None,
+    num_pairs: int | None = 200,
+    classifier_steps: int = 1500,
+    identity: bool = True,
+    perceptual: bool = True,
+    progress: bool = True,
+) -> dict[str, Evaluation]:
+    """Train (or reuse) and evaluate every variant; write ``benchmark.md``, ``benchmark.json`` and
+    ``benchmark.png`` into ``out``. ``base.train.data`` is the data folder, ``base.train.max_steps`` the budget."""
+    from landmarkgan.evaluation.expression_classifier import load_classifier, save_classifier, train_on_folder
+    from landmarkgan.inference.loading import load_model
+    from landmarkgan.training.trainer import Trainer, resolve_device
+
+    keys = variants or list(VARIANTS)
+    unknown = [k for k in keys if k not in VARIANTS]
+    if unknown:
+        raise LandmarkGANError(f"unknown benchmark variant(s) {unknown}; choose from: {', '.join(VARIANTS)}")
+    if base.train.max_steps is None:
+        raise LandmarkGANError("the benchmark needs a step budget: set train.max_steps")
+    out = Path(out)
+    data = base.train.data
+    device = resolve_device(base.train.device)
+    classifier_file = out / "expression_classifier.safetensors"
+    if classifier_file.is_file():
+        classifier = load_classifier(classifier_file, device)
+    else:
+        classifier = train_on_folder(data, data_expressions(data), steps=classifier_steps, device=device,
+                                     progress=progress)
+        save_classifier(classifier, classifier_file)
+
+    results: dict[str, Evaluation] = {}
+    for key in keys:
+        name, overrides = VARIANTS[key]
+        run = out / "runs" / key
+        config = base.with_overrides([*overrides, f"train.out={run}"])
+        done = latest_checkpoint(run)
+        if done is None or load_checkpoint(done)[0].step < config.train.max_steps:
+            print(f"== training {name} ({config.train.max_steps} steps) in {run}", flush=True)
+            Trainer(config, resume=done is not None, progress_bar=progress).train()
+        print(f"== evaluating {name}", flush=True)
+        results[name] = evaluate(load_model(run), data, num_pairs=num_pairs, device=device, classifier=classifier,
+                                 identity=identity, perceptual=perceptual, progress=progress)
+        results[name].write(run / "evaluation", title=name)
+    write_benchmark(results, base, out, num_pairs)
+    return results
+
+
+def data_expressions(data: str | os.PathLike) -> list[str]:
+    """The expressions of a data folder, in the canonical order (what training gives the model)."""
+    from landmarkgan.data.manifest import read_manifest
+    from landmarkgan.expressions import EXPRESSIONS
+
+    present = {s.expression for s in read_manifest(data)}
+    return [e for e in EXPRESSIONS if e in present]
+
+
+def write_benchmark(results: dict[str, Evaluation], base: Config, out: Path, num_pairs: int | None) -> None:
+    """The table (Markdown + JSON) and one picture: input, ground truth and every variant's output."""
+    out.mkdir(parents=True, exist_ok=True)
+    m = base.model
+    setup = (f"Data `{base.train.data}`; every variant: {m.image_size}x{m.image_size}, ngf {m.ngf}, ndf {m.ndf}, "
+             f"batch {base.train.batch_size}, {base.train.max_steps} steps, seed {base.train.seed}; "
+             f"{num_pairs or 'all'} test pairs of held-out subjects. Columns of benchmark.png: input, ground truth, "
+             "then the variants in table order.")
+    shown = [k for k in TABLE_METRICS if any(np.isfinite(r.metrics.get(k, np.nan)) for r in results.values())]
+    numbered = {f"({i + 1}) {name}": r for i, (name, r) in enumerate(results.items())}
+    (out / "benchmark.md").write_text(markdown_table(numbered, shown) + "\n" + setup + "\n")
+    (out / "benchmark.json").write_text(json.dumps(
+        {"setup": setup, "results": {n: {"metrics": r.metrics, "notes": r.notes} for n, r in results.items()}},
+        indent=1))
+    save_image(variants_sheet(results), out / "benchmark.png")
+
+
+def variants_sheet(results: dict[str, Evaluation]) -> np.ndarray:
+    """input | ground truth | each variant's output, for the first test pairs."""
+    first = next(iter(results.values()))
+    count = min(6, len(first.examples["output"]))
+    rows = [[first.examples["input"][k], first.examples["target"][k], *[r.examples["output"][k] for r in results.values()]]
+            for k in range(count)]
+    labels = ["input", "truth", *[f"({i + 1})" for i in range(len(results))]]
+    return make_sheet(rows, labels, [p["expression"] for p in first.pairs[:count]], cell_size=96)

@@ -1,0 +1,130 @@
+"""``landmarkgan evaluate``, ``study`` and ``benchmark`` end to end on tiny models and synthetic faces."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from helpers import SIZE, tiny_model
+from landmarkgan.cli import main
+from landmarkgan.data.dataset import ExpressionPairDataset
+from landmarkgan.data.images import load_image
+from landmarkgan.data.synthetic import synthesize_dataset
+from landmarkgan.evaluation.evaluate import evaluate
+from landmarkgan.evaluation.expression_classifier import save_classifier, train_on_folder
+from landmarkgan.evaluation.metrics import landmark_l2_distance, psnr, ssim
+from landmarkgan.inference.pipeline import to_uint8
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    synthesize_dataset(root, num_identities=6, size=SIZE, intensities=(4,), test_fraction=0.34, seed=1)
+    return root
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("model")
+    tiny_model().save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def classifier_file(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from landmarkgan.evaluation.benchmark import data_expressions
+
+    classifier = train_on_folder(data, data_expressions(data), size=32, steps=10, progress=False)
+    return save_classifier(classifier, tmp_path_factory.mktemp("clf") / "classifier.safetensors")
+
+
+def test_evaluate_computes_the_papers_metrics_pair_by_pair(data: Path, classifier_file: Path, tmp_path: Path) -> None:
+    from landmarkgan.evaluation.expression_classifier import load_classifier
+
+    model = tiny_model().eval()
+    result = evaluate(model, data, num_pairs=12, batch_size=5, classifier=load_classifier(classifier_file),
+                      progress=False)
+    assert len(result.pairs) == 12
+    # pair 0 by hand: the same test pair, translated and scored directly
+    dataset = ExpressionPairDataset(data, "test", SIZE, pairs="sample", num_pairs=12, expressions=model.config.expressions)
+    batch = next(iter(DataLoader(dataset, batch_size=1)))
+    with torch.no_grad():
+        out = model.translate_batch(batch)
+    generated, target = to_uint8(out["image"])[0], to_uint8(batch["y"])[0]
+    assert result.pairs[0]["psnr"] == pytest.approx(psnr(generated, target))
+    assert result.pairs[0]["ssim"] == pytest.approx(ssim(generated, target))
+    assert result.pairs[0]["landmark_l2_model"] == pytest.approx(
+        landmark_l2_distance(out["landmarks"][0].numpy(), batch["target_landmarks"][0].numpy(), SIZE), rel=1e-5)
+    m = result.metrics
+    assert m["psnr"] == pytest.approx(np.mean([p["psnr"] for p in result.pairs]))
+    for key in ("ssim", "landmark_l2_model", "verification_rate", "identity_distance", "expression_accuracy",
+                "real_expression_accuracy", "face_detected", "fid"):
+        assert math.isfinite(m[key]), key
+    assert 0 <= m["verification_rate"] <= 1 and 0 <= m["expression_accuracy"] <= 1
+    # no pretrained LPIPS / Inception weights here: the notes name the file to supply
+    assert "alexnet-owt-7be5be79.pth" in result.notes["lpips"]
+    assert "pt_inception-2015-12-05.pt" in result.notes["inception_score"]
+    assert math.isnan(m["lpips"]) and math.isnan(m["inception_score"])
+
+    out_dir = result.write(tmp_path / "eval", title="tiny")
+    table = (out_dir / "metrics.md").read_text()
+    assert "| tiny |" in table and "PSNR (dB) ↑" in table and "LPIPS: LPIPS (alex) needs" in table
+    assert json.loads((out_dir / "metrics.json").read_text())["metrics"]["psnr"] == pytest.approx(m["psnr"])
+    assert len((out_dir / "pairs.csv").read_text().splitlines()) == 13
+    sheet = load_image(out_dir / "comparison.png")
+    assert sheet.shape[0] > 8 * 128  # 8 pairs of 4 columns, 128-pixel cells
+
+
+def test_baselines_are_evaluated_by_the_same_harness(data: Path) -> None:
+    label_only = tiny_model(landmark_source="none").eval()
+    result = evaluate(label_only, data, num_pairs=4, identity=False, perceptual=False, progress=False)
+    assert math.isfinite(result.metrics["psnr"]) and math.isnan(result.metrics["landmark_l2_model"])
+    assert "generates no landmarks" in result.notes["landmark_l2_model"]
+    oracle = tiny_model(landmark_source="ground_truth").eval()
+    result = evaluate(oracle, data, num_pairs=4, identity=False, perceptual=False, progress=False)
+    assert result.metrics["landmark_l2_model"] < 1e-3  # it is given the true landmarks
+
+
+def test_cli_evaluate(model_dir: Path, data: Path, classifier_file: Path, tmp_path: Path,
+                      capsys: pytest.CaptureFixture) -> None:
+    assert main(["evaluate", "--model", str(model_dir), "--data", str(data), "--out", str(tmp_path), "--pairs", "6",
+                 "--classifier", str(classifier_file), "--no-perceptual"]) == 0
+    printed = capsys.readouterr().out
+    assert "expression accuracy" in printed and "comparison.png" in printed
+    assert (tmp_path / "metrics.csv").is_file()
+    assert main(["evaluate", "--model", str(model_dir), "--data", str(tmp_path / "none"), "--pairs", "6",
+                 "--classifier", str(classifier_file)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_study_gives_table_ii(model_dir: Path, data: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["study", "--model", str(model_dir), "--data", str(data), "--out", str(tmp_path), "--epochs", "1",
+                 "--size", "32"]) == 0
+    results = json.loads((tmp_path / "table2.json").read_text())["accuracy"]
+    assert set(results) == {"Real/Real", "Real/Syn.", "Real+Normal-aug./Real", "Real+Syn./Real"}
+    assert all(0 <= v <= 1 for v in results.values())
+    assert "| Real+Syn./Real |" in (tmp_path / "table2.md").read_text()
+
+
+def test_cli_benchmark_trains_evaluates_and_reuses_runs(data: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    args = ["benchmark", "--data", str(data), "--out", str(tmp_path), "--pairs", "4", "--classifier-steps", "3",
+            "--no-identity", "--no-perceptual", "--variants", "landmarkgan", "pix2pix", "--set",
+            "model.image_size=32", "model.ngf=8", "model.ndf=8", "model.n_layers_D=2", "train.max_steps=3",
+            "model.identity_loss=false"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("== training") == 2
+    table = (tmp_path / "benchmark.md").read_text()
+    assert "| (1) LandmarkGAN |" in table and "| (2) pix2pix-style, labels only (no landmarks) |" in table
+    assert load_image(tmp_path / "benchmark.png").shape[1] > 4 * 96
+    assert main(args) == 0
+    assert "== training" not in capsys.readouterr().out  # finished runs are reused
+    assert main(["benchmark", "--data", str(data), "--out", str(tmp_path), "--variants", "nope"]) == 2
+    assert "unknown benchmark variant" in capsys.readouterr().err
