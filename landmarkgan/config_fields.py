@@ -1,8 +1,9 @@
 """Type checks for the config dataclasses: every field must hold what its annotation says.
 
 Values come from YAML files and ``section.key=value`` overrides, so they are checked and, where
-it is safe, coerced: an integer where a float is expected becomes a float, and a string such as
-``"1e-4"`` (which YAML 1.1 reads as a string) becomes the number it spells.
+it is safe, coerced: an integer where a float is expected becomes a float, a string such as
+``"1e-4"`` (which YAML 1.1 reads as a string) becomes the number it spells, and ``off``/``on`` (which
+YAML 1.1 reads as booleans) stay the words where a string is expected.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def _coerce(value: Any, kind: type, where: str) -> Any:
         if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
             return list(value)
         raise LandmarkGANError(f"{where} must be a list of names, e.g. [neutral, happy], got {value!r}")
+    if isinstance(value, bool):  # YAML 1.1 reads off/on/no/yes as booleans: train.amp=off means "off"
+        return "on" if value else "off"
     if isinstance(value, str):
         return value
     raise LandmarkGANError(f"{where} must be a string, got {value!r}")

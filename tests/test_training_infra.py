@@ -19,6 +19,13 @@ def test_config_defaults_are_the_papers():
     assert c.model.image_size == 256 and c.model.ngf == 64 and c.model.ndf == 64
 
 
+def test_yaml_words_that_look_like_booleans_or_strings(tmp_path):
+    c = Config().with_overrides(["train.amp=off", "train.lr=1e-4", "train.beta1=0"])
+    assert c.train.amp == "off" and c.train.lr == 1e-4 and c.train.beta1 == 0.0
+    (tmp_path / "c.yaml").write_text("train:\n  amp: off\n  lr: 2e-4\n")
+    assert Config.load(tmp_path / "c.yaml").train.amp == "off"
+
+
 def test_config_round_trip_and_overrides(tmp_path):
     c = Config().with_overrides(["train.lr=1e-4", "model.ngf=16", "train.max_steps=7", "model.recon_loss=l1"])
     assert c.train.lr == 1e-4 and c.model.ngf == 16 and c.train.max_steps == 7 and c.model.recon_loss == "l1"

