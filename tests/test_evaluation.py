@@ -13,13 +13,12 @@ from torch.utils.data import DataLoader
 
 from helpers import SIZE, tiny_model
 from landmarkgan.cli import main
-from landmarkgan.data.dataset import ExpressionPairDataset
+from landmarkgan.data.dataset import ExpressionPairDataset, to_uint8
 from landmarkgan.data.images import load_image
 from landmarkgan.data.synthetic import synthesize_dataset
 from landmarkgan.evaluation.evaluate import evaluate
 from landmarkgan.evaluation.expression_classifier import save_classifier, train_on_folder
 from landmarkgan.evaluation.metrics import landmark_l2_distance, psnr, ssim
-from landmarkgan.inference.pipeline import to_uint8
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,13 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(image, dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1.0
 
 
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """The inverse of :func:`to_tensor` for a batch, as an image is saved: (B, 3, H, W) in [-1, 1] ->
+    (B, H, W, 3) uint8, ``round((x + 1) * 127.5)`` after clamping to [-1, 1]."""
+    pixels = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return pixels.permute(0, 2, 3, 1).cpu().numpy()
+
+
 def resize_face(image: np.ndarray, landmarks: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Resize a face image to size x size (bicubic) and scale its landmarks with it.
 

@@ -121,7 +121,7 @@ def generate_for_study(
     model's size and their expression labels (indices into ``pipe.expressions``)."""
     from tqdm import tqdm
 
-    from landmarkgan.inference.pipeline import to_uint8
+    from landmarkgan.data.dataset import to_uint8
 
     if per_image < 1:
         raise LandmarkGANError(f"generate at least one face per image, got {per_image}")

@@ -32,11 +32,10 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from landmarkgan.data.dataset import ExpressionPairDataset, to_tensor
+from landmarkgan.data.dataset import ExpressionPairDataset, to_tensor, to_uint8
 from landmarkgan.data.images import save_image
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.evaluation.metrics import landmark_l2_distance, psnr, ssim
-from landmarkgan.inference.pipeline import to_uint8
 from landmarkgan.inference.sheets import make_sheet
 from landmarkgan.landmarks.drawing import draw_landmarks
 from landmarkgan.models.landmarkgan import LandmarkGAN

@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from landmarkgan.errors import LandmarkGANError
+from landmarkgan.data.dataset import to_uint8
 from landmarkgan.dlib_files import packaged_model_path
 from landmarkgan.landmarks.detector import FaceLandmarkDetector
 from landmarkgan.models.identity import MODEL_FILE, face_chip
@@ -64,8 +65,7 @@ def to_uint8_images(images: torch.Tensor) -> list[np.ndarray]:
     """(N, 3, H, W) images in LandmarkGAN's [-1, 1] range to a list of (H, W, 3) uint8 arrays."""
     if images.ndim != 4 or images.shape[1] != 3:
         raise LandmarkGANError(f"expected a (N, 3, H, W) image tensor, got shape {tuple(images.shape)}")
-    pixels = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return list(pixels.permute(0, 2, 3, 1).numpy())
+    return list(to_uint8(images))
 
 
 def face_descriptors(

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from landmarkgan.data.dataset import to_uint8
 from landmarkgan.errors import LandmarkGANError
 
 DATA_RANGE = 255.0
@@ -40,8 +41,7 @@ def to_uint8_image(image: ImageLike) -> np.ndarray:
                 f"expected an image tensor of shape (C, H, W) with C = 1 or 3 and values in [-1, 1], "
                 f"got {image.dtype} of shape {tuple(image.shape)}"
             )
-        pixels = ((image.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-        return pixels.permute(1, 2, 0).numpy()
+        return to_uint8(image[None])[0]
     if not isinstance(image, np.ndarray):
         raise LandmarkGANError(f"expected a uint8 image array or a [-1, 1] tensor, got {type(image).__name__}")
     if image.dtype != np.uint8:

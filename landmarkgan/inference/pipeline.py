@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from landmarkgan.data.dataset import to_tensor
+from landmarkgan.data.dataset import to_tensor, to_uint8
 from landmarkgan.data.images import load_image
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.expressions import canonical_expression
@@ -34,11 +34,6 @@ from landmarkgan.models.landmarkgan import LandmarkGAN
 ImageInput = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
 DETECTION_SIDE = 1024  # photos are searched for faces at most this large (the face is cut from the original)
 DEFAULT_INTENSITY = 4  # the strongest level, when a model with intensity control is not told one
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(B, 3, H, W) in [-1, 1] -> (B, H, W, 3) uint8."""
-    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 @dataclass

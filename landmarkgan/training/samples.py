@@ -5,11 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(B,3,H,W) in [-1,1] -> (B,H,W,3) uint8."""
-    x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).cpu().numpy()
+from landmarkgan.data.dataset import to_uint8
 
 
 def sample_grid(batch: dict[str, torch.Tensor], output: dict[str, torch.Tensor], pad: int = 2) -> np.ndarray:
