@@ -1,0 +1,23 @@
+"""The benchmark scripts run (a smoke test at a tiny size; their figures are not asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def test_speed_benchmark_prints_every_mode_and_the_pix2pix_reference() -> None:
+    result = subprocess.run(
+        [sys.executable, str(SCRIPTS / "benchmark_speed.py"), "--sizes", "tiny", "--modes", "eager", "channels_last",
+         "bf16", "--exports", "torchscript", "onnx", "--train-batches", "2", "--infer-batches", "1", "--repeat", "1"],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "float32 matmul reaches" in out
+    assert out.count("training, tiny: 64x64") == 1 and out.count("inference, tiny: 64x64") == 1
+    for mode in ("eager", "channels_last", "bf16", "torchscript", "onnx"):
+        assert f"  {mode} " in out, mode
+    assert "img/s" in out and "ms/img" in out and "pix2pix" in out
