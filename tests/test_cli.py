@@ -25,11 +25,14 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture) -> None:
     assert "COMMAND" in capsys.readouterr().out
 
 
-def test_demo_writes_sheets_and_landmarks(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["demo", "--out", str(tmp_path), "--size", "64"]) == 0
-    assert "dlib found one face" in capsys.readouterr().out
-    assert load_image(tmp_path / "synthetic_expressions.png").shape == (3 * 64, 7 * 64, 3)
-    assert load_image(tmp_path / "photo_landmarks.png").shape == (64, 3 * 64, 3)
-    record = json.loads((tmp_path / "photo_landmarks.json").read_text())
-    aligned = np.array(record["landmarks_aligned"])
-    assert aligned.shape == (68, 2) and ((aligned > 0) & (aligned < 64)).all()
+def test_demo_translates_the_bundled_faces_with_the_built_in_model(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "dlib found the face" in printed and "synthetic faces only" in printed
+    for stem in ("astronaut", "synthetic_syn0002", "synthetic_syn0026", "synthetic_syn0034"):
+        sheet = load_image(tmp_path / f"{stem}_all.png")
+        assert sheet.shape[0] > 9 * 128 and sheet.shape[1] > 8 * 128
+        records = json.loads((tmp_path / f"{stem}_landmarks.json").read_text())
+        assert len(records) == 25 and np.array(records[0]["landmarks"]).shape == (68, 2)
+    assert load_image(tmp_path / "astronaut_detected_landmarks.png").shape == (128, 128, 3)

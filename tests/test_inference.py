@@ -254,3 +254,21 @@ def test_export_matches_eager_pytorch(model_dir: Path, tmp_path: Path, fmt: str,
         eager = model.translate(x, labels[:, :7].argmax(1), labels[:, 7:].argmax(1) + 1)
     assert np.abs(image - eager["image"].numpy()).max() < 1e-4
     assert np.abs(landmarks - eager["landmarks"].numpy()).max() < 1e-3
+
+
+def test_export_a_model_folder_from_a_training_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from landmarkgan.data.synthetic import synthesize_dataset
+    from landmarkgan.training.config import Config
+    from landmarkgan.training.trainer import Trainer
+
+    synthesize_dataset(tmp_path / "data", num_identities=4, size=SIZE, intensities=(4,), test_fraction=0.25)
+    config = Config.from_dict({"model": {"image_size": SIZE, "ngf": 8, "ndf": 8, "n_layers_D": 2, "identity_loss": False},
+                               "train": {"data": str(tmp_path / "data"), "out": str(tmp_path / "run"), "max_steps": 2,
+                                         "tensorboard": False}})
+    Trainer(config, progress_bar=False).train()
+    assert main(["export", str(tmp_path / "folder"), "--model", str(tmp_path / "run"), "--generators-only", "--half",
+                 "--description", "two steps of training"]) == 0
+    assert "wrote model folder" in capsys.readouterr().out
+    loaded = LandmarkGAN.from_pretrained(tmp_path / "folder")
+    assert loaded.metadata["description"] == "two steps of training" and loaded.metadata["step"] == 2
+    assert loaded.config == load_model(tmp_path / "run").config

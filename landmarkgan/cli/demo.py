@@ -1,63 +1,58 @@
-"""``landmarkgan demo``: the data and landmark pipeline end to end, on bundled faces.
+"""``landmarkgan demo``: the built-in default model translates the bundled faces to every expression.
 
-1. A synthetic subject in every expression, with the exact 68 landmarks the renderer knows,
-   the paper's landmark images and overlays.
-2. A real photo (the bundled astronaut portrait): dlib finds the face and its 68 landmarks, the
-   face is aligned to the model's frame, and its landmark image and overlay are written.
+For each bundled face (three synthetic subjects the model never saw, and one real photo that is
+detected and aligned with dlib first) it writes a sheet with the input, every expression at every
+intensity, and the generated landmarks; plus the detected landmarks of the photo.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-import numpy as np
+PHOTO_NOTE = (
+    "note: the default model learned from synthetic faces only. On the real photo it moves the landmarks as "
+    "each expression does and keeps the person's place, hair and colours, but paints the face in the synthetic "
+    "style; train on a real data set (landmarkgan prepare, then train) to translate photos well."
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "demo",
-        help="run the pipeline on bundled faces and write pictures to outputs/demo",
-        description="Render a synthetic subject in every expression with its exact landmarks, detect and "
-        "align the bundled real photo with dlib, and write the paper's landmark images and overlays.",
+        help="translate the bundled faces to every expression with the built-in model (outputs/demo)",
+        description="Translate three bundled synthetic faces and one real photo (detected and aligned with dlib) "
+        "to every expression and intensity with the built-in default model, and write one sheet per face.",
     )
     p.add_argument("--out", default="outputs/demo", help="folder to write (default outputs/demo)")
-    p.add_argument("--size", type=int, default=256, help="side of the face images (default 256)")
-    p.add_argument("--seed", type=int, default=7, help="which synthetic subject to draw (default 7)")
+    p.add_argument("--model", help="model folder or training run (default: the built-in model)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from landmarkgan.assets import asset_path
-    from landmarkgan.data.face_geometry import sample_identity
-    from landmarkgan.data.images import load_image, save_image
-    from landmarkgan.data.synthetic import render_face
-    from landmarkgan.expressions import BASIC_EXPRESSIONS
-    from landmarkgan.landmarks import align_face, draw_landmarks, landmark_image
-    from landmarkgan.landmarks.detector import FaceLandmarkDetector
+    import json
+
+    from landmarkgan.app.server import bundled_samples
+    from landmarkgan.data.images import save_image
+    from landmarkgan.inference.pipeline import LandmarkGANPipeline
+    from landmarkgan.inference.sheets import translation_sheet
+    from landmarkgan.landmarks.drawing import draw_landmarks
 
     out = Path(args.out)
-    identity = sample_identity(np.random.default_rng(args.seed))
-    columns = []
-    for expression in BASIC_EXPRESSIONS:
-        face, points = render_face(identity, expression, 0 if expression == "neutral" else 4, args.size)
-        columns.append(np.concatenate([face, landmark_image(face, points), draw_landmarks(face, points)], axis=0))
-    sheet = save_image(np.concatenate(columns, axis=1), out / "synthetic_expressions.png")
-    print(f"synthetic subject in {len(BASIC_EXPRESSIONS)} expressions ({', '.join(BASIC_EXPRESSIONS)}): "
-          f"face | landmark image | landmarks -> {sheet}")
-
-    photo_path = asset_path("faces", "astronaut.jpg")
-    photo = load_image(photo_path)
-    found = FaceLandmarkDetector().detect_one(photo, str(photo_path.name))
-    aligned = align_face(photo, found.landmarks, size=args.size)
-    row = [aligned.image, landmark_image(aligned.image, aligned.landmarks), draw_landmarks(aligned.image, aligned.landmarks)]
-    photo_sheet = save_image(np.concatenate(row, axis=1), out / "photo_landmarks.png")
-    (out / "photo_landmarks.json").write_text(json.dumps({
-        "image": photo_path.name, "detector_score": round(found.score, 3), "box": list(found.box),
-        "landmarks_original": np.round(found.landmarks, 2).tolist(),
-        "landmarks_aligned": np.round(aligned.landmarks, 2).tolist(), "aligned_size": args.size,
-    }))
-    print(f"real photo {photo_path.name}: dlib found one face (score {found.score:.2f}); aligned "
-          f"{args.size}x{args.size} face | landmark image | landmarks -> {photo_sheet}")
+    pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device)
+    description = pipe.model.metadata.get("description", "")
+    print(f"model: {args.model or 'built-in default'} ({pipe.image_size}x{pipe.image_size}; "
+          f"{', '.join(pipe.expressions)}; intensities {pipe.intensities or 'none'}) {description}".rstrip())
+    for sample in bundled_samples():
+        results = pipe.translate_all(sample.path, align=sample.align)
+        stem = Path(sample.name).stem
+        sheet = save_image(translation_sheet(results, pipe.expressions, pipe.intensities), out / f"{stem}_all.png")
+        (out / f"{stem}_landmarks.json").write_text(json.dumps([r.to_json() for r in results]))
+        print(f"{sample.name}: {len(results)} translations -> {sheet}")
+        if sample.align:
+            first = results[0]
+            save_image(draw_landmarks(first.source, first.source_landmarks), out / f"{stem}_detected_landmarks.png")
+            print(f"  dlib found the face and its 68 landmarks; aligned input -> {out / (stem + '_detected_landmarks.png')}")
+            print(f"  {PHOTO_NOTE}")
     return 0

@@ -1,4 +1,4 @@
-"""``landmarkgan export``: the two generators as one TorchScript or ONNX file for deployment."""
+"""``landmarkgan export``: a model folder, or the two generators as one TorchScript or ONNX file."""
 
 from __future__ import annotations
 
@@ -8,23 +8,40 @@ import argparse
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "export",
-        help="export the generators to TorchScript or ONNX (checked against PyTorch)",
-        description="Write Gl and Ge as one graph (x, labels) -> (image, landmarks, landmark_image) to OUT, with "
-        "OUT.json describing the inputs, then run it on a check batch and print the largest difference from "
-        "eager PyTorch. ONNX needs: pip install 'landmarkgan[onnx]'.",
+        help="export a trained model: a model folder, TorchScript or ONNX (checked against PyTorch)",
+        description="--format folder writes a self-describing model folder (config.json + model.safetensors) "
+        "from a training run, optionally generators only and in half precision. torchscript and onnx write Gl "
+        "and Ge as one graph (x, labels) -> (image, landmarks, landmark_image) to OUT, with OUT.json describing "
+        "the inputs, then run it on a check batch and print the largest difference from eager PyTorch "
+        "(ONNX needs: pip install 'landmarkgan[onnx]').",
     )
-    p.add_argument("out", metavar="OUT", help="file to write, e.g. landmarkgan.pt or landmarkgan.onnx")
-    p.add_argument("--format", choices=("torchscript", "onnx"), help="default: from OUT's suffix (.onnx -> onnx)")
+    p.add_argument("out", metavar="OUT", help="file or folder to write, e.g. landmarkgan.onnx or models/mine")
+    p.add_argument("--format", choices=("folder", "torchscript", "onnx"),
+                   help="default: onnx for .onnx, torchscript for .pt/.pts, else folder")
     p.add_argument("--model", help="model folder or training run (default: the built-in model)")
+    p.add_argument("--generators-only", action="store_true", help="folder: leave out the discriminators")
+    p.add_argument("--half", action="store_true", help="folder: store the weights in float16 (half the size)")
+    p.add_argument("--description", default="", help="folder: a line saying what the model is")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from landmarkgan.inference.export import export_model
     from landmarkgan.inference.loading import load_model
 
-    fmt = args.format or ("onnx" if args.out.lower().endswith(".onnx") else "torchscript")
-    path, difference = export_model(load_model(args.model), args.out, fmt)
+    suffix = args.out.lower().rsplit(".", 1)[-1] if "." in args.out else ""
+    fmt = args.format or {"onnx": "onnx", "pt": "torchscript", "pts": "torchscript"}.get(suffix, "folder")
+    model = load_model(args.model)
+    if fmt == "folder":
+        metadata = {**model.metadata, **({"description": args.description} if args.description else {})}
+        folder = model.save_pretrained(args.out, discriminators=not args.generators_only,
+                                       dtype=torch.float16 if args.half else torch.float32, metadata=metadata)
+        size = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
+        print(f"wrote model folder {folder} ({size:.1f} MB)")
+        return 0
+    path, difference = export_model(model, args.out, fmt)
     print(f"exported {fmt} to {path} (+ {path.name}.json); largest difference from PyTorch on a check batch: "
           f"{difference:.2e}")
     return 0

@@ -21,6 +21,9 @@ def save_weights(tensors: dict[str, torch.Tensor], path: str | os.PathLike) -> P
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(partial))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(partial, 0o666 & ~umask)  # safetensors creates files private; give them the usual permissions
     os.replace(partial, path)
     return path
 
