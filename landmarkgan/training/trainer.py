@@ -120,15 +120,14 @@ class Trainer:
         if tc.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.identity_net = self._identity_net() if mc.identity_loss else None
+        self.optimised = OPTIMISED if mc.has_stage1 else ("ge", "de")  # the baselines have no stage I
         if tc.compile:
-            for name in OPTIMISED:
-                if getattr(self.model, name) is not None:
-                    getattr(self.model, name).compile()
+            for name in self.optimised:
+                getattr(self.model, name).compile()
             if self.identity_net is not None:
                 self.identity_net.compile()
 
         betas = (tc.beta1, tc.beta2)
-        self.optimised = OPTIMISED if mc.has_stage1 else ("ge", "de")  # the baselines have no stage I
         self.optimizers = {
             name: torch.optim.Adam(getattr(self.model, name).parameters(), lr=tc.lr, betas=betas, fused=True)
             for name in self.optimised
@@ -153,7 +152,7 @@ class Trainer:
             )
         self.writer = self._tensorboard()
         self._stop_requested = False
-        self._running: dict[str, float] = {}
+        self._running: dict[str, torch.Tensor] = {}  # logged values summed since the last log line
         self._identity_cache: dict[int, torch.Tensor] = {}  # F(y) per manifest row
 
     # -- set-up -------------------------------------------------------------------------------
@@ -244,33 +243,42 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
-    def _optimise(self, name: str, batch: Batch, freeze: nn.Module | None) -> dict[str, float]:
+    def _optimise(self, name: str, batch: Batch, freeze: nn.Module | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One optimiser step of network ``name``: (its loss, its logged parts), detached, still on the device."""
         opt = self.optimizers[name]
         opt.zero_grad(set_to_none=True)
         with frozen(freeze) if freeze is not None else contextlib.nullcontext():
             with self._autocast():
                 loss, parts = self.steps[name](batch)
-            if not distributed.all_finite(loss, self.dist):
-                raise NonFiniteLoss(
-                    f"the {name} loss became {loss.item()} at step {self.progress.step}; the run stops and keeps its "
-                    f"last good checkpoint in {self.run_dir / 'checkpoints'} (lower train.lr or use train.amp=off)"
-                )
             self.scaler.scale(loss).backward()
         self.scaler.step(opt)
-        return {f"{name}/{k}": float(v) for k, v in parts.items()}
+        return loss.detach(), {f"{name}/{k}": v for k, v in parts.items()}
 
-    def train_step(self, batch: Batch) -> dict[str, float]:
-        """Dl, Gl (stage I, Ge/De fixed), then De, Ge (stage II, Gl/Dl fixed)."""
+    def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Dl, Gl (stage I, Ge/De fixed), then De, Ge (stage II, Gl/Dl fixed).
+
+        The losses are checked once per iteration, after the four steps (one device synchronisation):
+        a NaN or Inf stops the run before anything is saved, so the last checkpoint stays the last good one.
+        """
         m = self.model
-        logs = {}
-        if m.gl is not None:
-            logs |= self._optimise("dl", batch, freeze=None)
-            logs |= self._optimise("gl", batch, freeze=m.dl)
+        plan: list[tuple[str, nn.Module | None]] = [("dl", None), ("gl", m.dl)] if m.gl is not None else []
+        losses, logs = {}, {}
+        for name, freeze in plan:
+            losses[name], parts = self._optimise(name, batch, freeze)
+            logs |= parts
         if self.identity_net is not None:
             batch = {**batch, "target_identity": self._target_identity(batch)}
-        logs |= self._optimise("de", batch, freeze=None)
-        logs |= self._optimise("ge", batch, freeze=m.de)
+        for name, freeze in (("de", None), ("ge", m.de)):
+            losses[name], parts = self._optimise(name, batch, freeze)
+            logs |= parts
         self.scaler.update()
+        if not distributed.all_finite(torch.stack([v.float() for v in losses.values()]), self.dist):
+            bad = [f"the {n} loss became {v.item()}" for n, v in losses.items() if not torch.isfinite(v)]
+            raise NonFiniteLoss(
+                f"{'; '.join(bad) or 'a loss on another process became NaN or Inf'} at step {self.progress.step}; "
+                f"the run stops and keeps its last good checkpoint in {self.run_dir / 'checkpoints'} "
+                "(lower train.lr or use train.amp=off)"
+            )
         return logs
 
     @torch.no_grad()
@@ -340,12 +348,12 @@ class Trainer:
             self.writer.close()
         return self.progress
 
-    def _after_step(self, logs: dict[str, float], bar: tqdm) -> None:
+    def _after_step(self, logs: dict[str, torch.Tensor], bar: tqdm) -> None:
         tc, step = self.config.train, self.progress.step
-        for k, v in logs.items():
+        for k, v in logs.items():  # summed on the device; read back only when logged
             self._running[k] = self._running.get(k, 0.0) + v
         if step % tc.log_every == 0 and self.dist.is_main:
-            means = {k: v / tc.log_every for k, v in self._running.items()}
+            means = {k: float(v) / tc.log_every for k, v in self._running.items()}
             bar.set_postfix({k.replace("/", ":"): f"{v:.3g}" for k, v in means.items() if k.endswith("total")})
             self._log_record({"step": step, "epoch": self.progress.epoch, "losses": means})
             if self.writer is not None:
