@@ -11,9 +11,9 @@ import argparse
 from pathlib import Path
 
 PHOTO_NOTE = (
-    "note: the default model learned from synthetic faces only. On the real photo it moves the landmarks as "
-    "each expression does and keeps the person's place, hair and colours, but paints the face in the synthetic "
-    "style; train on a real data set (landmarkgan prepare, then train) to translate photos well."
+    "note: the default model learned from synthetic faces only. On the real photo it generates the landmarks of "
+    "every expression in the right places, but leaves the face itself nearly as it was (a little blurred): it "
+    "never saw a real face change. Train on a real data set (landmarkgan prepare, then train) for photos."
 )
 
 
@@ -36,11 +36,13 @@ def run(args: argparse.Namespace) -> int:
     from landmarkgan.app.server import bundled_samples
     from landmarkgan.data.images import save_image
     from landmarkgan.inference.pipeline import LandmarkGANPipeline
-    from landmarkgan.inference.sheets import translation_sheet
+    from landmarkgan.inference.sheets import make_sheet, translation_sheet
     from landmarkgan.landmarks.drawing import draw_landmarks
 
     out = Path(args.out)
     pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device)
+    strongest = max(pipe.intensities, default=0)
+    overview_rows, overview_labels = [], []
     description = pipe.model.metadata.get("description", "")
     print(f"model: {args.model or 'built-in default'} ({pipe.image_size}x{pipe.image_size}; "
           f"{', '.join(pipe.expressions)}; intensities {pipe.intensities or 'none'}) {description}".rstrip())
@@ -50,9 +52,16 @@ def run(args: argparse.Namespace) -> int:
         sheet = save_image(translation_sheet(results, pipe.expressions, pipe.intensities), out / f"{stem}_all.png")
         (out / f"{stem}_landmarks.json").write_text(json.dumps([r.to_json() for r in results]))
         print(f"{sample.name}: {len(results)} translations -> {sheet}")
+        shown = [next(r for r in results if r.expression == e and r.intensity in (0, strongest)) for e in pipe.expressions]
+        overview_rows += [[results[0].source, *[r.image for r in shown]], [None, *[r.overlay() for r in shown]]]
+        overview_labels += [stem.replace("synthetic_", ""), "landmarks"]
         if sample.align:
             first = results[0]
             save_image(draw_landmarks(first.source, first.source_landmarks), out / f"{stem}_detected_landmarks.png")
             print(f"  dlib found the face and its 68 landmarks; aligned input -> {out / (stem + '_detected_landmarks.png')}")
             print(f"  {PHOTO_NOTE}")
+    level = f" (intensity {strongest})" if strongest else ""
+    overview = save_image(make_sheet(overview_rows, ["input", *pipe.expressions], overview_labels, cell_size=128),
+                          out / "overview.png")
+    print(f"every face in every expression{level}, with the generated landmarks -> {overview}")
     return 0
