@@ -40,7 +40,7 @@ class SampleFace:
 
 
 def bundled_samples() -> list[SampleFace]:
-    """The sample faces shipped in ``landmarkgan/assets/faces``: synthetic crops, then photos."""
+    """The sample faces shipped in ``landmarkgan/assets/faces``, by name; photos are aligned, synthetic crops not."""
     folder = asset_path("faces")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
     return [SampleFace(p.name, p, align=not p.name.startswith("synthetic")) for p in files]
