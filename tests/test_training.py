@@ -213,3 +213,21 @@ def test_baselines_train_with_the_same_trainer(data: Path, tmp_path: Path, sourc
     trainer.train()
     assert any(not torch.equal(v, trainer.model.ge.state_dict()[k]) for k, v in before.items())
     assert (tmp_path / source / "samples" / "step_00000003.png").is_file()
+
+
+def test_cached_target_identity_equals_a_fresh_one(data: Path, tmp_path: Path) -> None:
+    """F(y) is computed once per image and reused: the cached features and the Ge loss are those of a fresh F(y)."""
+    trainer = Trainer(tiny(data, tmp_path / "run", "train.max_steps=1"), progress_bar=False)
+    loader = torch.utils.data.DataLoader(trainer.dataset, batch_size=4, shuffle=False)
+    batch = trainer._to_device(next(iter(loader)))
+    cached = trainer._target_identity(batch)
+    assert set(trainer._identity_cache) == set(batch["target_index"].tolist())
+    with torch.no_grad():
+        fresh = trainer.identity_net(batch["y"])
+        assert torch.allclose(cached, fresh, atol=1e-6)
+        assert torch.equal(trainer._target_identity(batch), cached)  # the second call reads the cache
+        torch.manual_seed(0)
+        with_cache, _ = trainer.model.stage2_generator_loss({**batch, "target_identity": cached}, trainer.identity_net)
+        torch.manual_seed(0)
+        without, _ = trainer.model.stage2_generator_loss(batch, trainer.identity_net)
+    assert torch.allclose(with_cache, without, atol=1e-6)
