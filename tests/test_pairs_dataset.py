@@ -131,7 +131,7 @@ def test_resize_scales_landmarks(data_root: Path) -> None:
 
 def test_expression_list_cache_and_split(data_root: Path) -> None:
     labels = ("contempt", "surprise", "angry", "sad", "happy", "neutral", "fear")
-    ds = ExpressionPairDataset(data_root, split="test", expressions=labels, cache=False)
+    ds = ExpressionPairDataset(data_root, split="test", expressions=labels, cache_mb=0)
     assert len(ds) == 2
     item = ds[0]
     assert (item["source_label"].item(), item["target_label"].item()) == (5, 1)  # neutral -> surprise
@@ -141,6 +141,19 @@ def test_expression_list_cache_and_split(data_root: Path) -> None:
     assert set(cached._faces) == {8, 9} and set(cached._landmark_images) == {9}
     batch = next(iter(DataLoader(cached, batch_size=2)))
     assert batch["x"].shape == (2, 3, SIZE, SIZE) and batch["target_label"].tolist() == [4, 0]
+
+
+def test_the_image_cache_keeps_to_its_memory_budget(data_root: Path) -> None:
+    one_face = (SIZE * SIZE * 3 + 68 * 2 * 4) / 2**20  # MiB of one decoded face and its landmarks
+    ds = ExpressionPairDataset(data_root, split="test", cache_mb=one_face)
+    first, again = ds[0], ds[0]
+    assert set(ds._faces) == {8} and ds._landmark_images == {}  # the source fits, the target is read again
+    reference = ExpressionPairDataset(data_root, split="test", cache_mb=0)[0]
+    for item in (first, again):
+        assert all(torch.equal(item[k], reference[k]) for k in reference)
+    for bad in (-1, float("nan"), float("inf")):
+        with pytest.raises(LandmarkGANError, match="cache size"):
+            ExpressionPairDataset(data_root, split="test", cache_mb=bad)
 
 
 def test_no_intensities(tmp_path: Path) -> None:

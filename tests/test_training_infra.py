@@ -35,7 +35,7 @@ def test_config_round_trip_and_overrides(tmp_path):
 
 @pytest.mark.parametrize(
     "override, words",
-    [("train.nope=1", "unknown option"), ("lr=1", "model.KEY=VALUE"), ("train.amp=fp8", "amp"), ("train.batch_size=0", "batch_size")],
+    [("train.nope=1", "unknown option"), ("lr=1", "model.KEY=VALUE"), ("train.amp=fp8", "amp"), ("train.batch_size=0", "batch_size"), ("train.cache_mb=-1", "cache_mb")],
 )
 def test_bad_overrides_are_named(override, words):
     with pytest.raises(LandmarkGANError, match=words):

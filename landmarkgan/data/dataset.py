@@ -60,7 +60,9 @@ class ExpressionPairDataset(Dataset):
         pairs: "all" pairs or a seeded "sample" of ``num_pairs`` of them.
         expressions: the label list (e.g. a trained model's); by default the manifest's
             expressions in :data:`~landmarkgan.expressions.EXPRESSIONS` order.
-        cache: keep decoded images and landmark images in memory after first use.
+        cache_mb: memory (MiB) that decoded images and landmark images may take once read, so each
+            file is decoded and each landmark image drawn once; 0 turns the cache off. Images past the
+            budget are read from disk every time. Every DataLoader worker holds its own cache.
 
     Items are dicts: ``x``, ``y`` and ``target_landmark_image`` (float (3, S, S) in [-1, 1]),
     ``source_label``/``target_label`` (long index into ``expressions``), ``source_intensity``/
@@ -77,7 +79,7 @@ class ExpressionPairDataset(Dataset):
         num_pairs: int | None = None,
         seed: int = 0,
         expressions: tuple[str, ...] | list[str] | None = None,
-        cache: bool = True,
+        cache_mb: float = 4096,
     ) -> None:
         self.root = manifest_path(root).parent
         self.samples: list[Sample] = read_manifest(root)
@@ -97,7 +99,9 @@ class ExpressionPairDataset(Dataset):
         self.num_intensities = NUM_INTENSITIES if any(s.intensity > 0 for s in self.samples) else 0
         self.split = split
         self.pairs = pair_array(self.samples, split, pairs, num_pairs, seed)
-        self.cache = cache
+        if not 0 <= cache_mb < float("inf"):
+            raise LandmarkGANError(f"the image cache size must be a number of MiB, at least 0, got {cache_mb}")
+        self._cache_room = int(cache_mb * 2**20)  # bytes left in the cache
         self._faces: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._landmark_images: dict[int, np.ndarray] = {}
         self.image_size = image_size or self._load(int(self.pairs[0, 0])).shape[0]
@@ -110,9 +114,16 @@ class ExpressionPairDataset(Dataset):
         if index in self._faces:
             return self._faces[index]
         face = resize_face(self._load(index), self.samples[index].landmarks, self.image_size)
-        if self.cache:
+        if self._keep(face[0].nbytes + face[1].nbytes):
             self._faces[index] = face
         return face
+
+    def _keep(self, nbytes: int) -> bool:
+        """Whether an item of ``nbytes`` still fits in the cache (then it is counted as taken)."""
+        if nbytes > self._cache_room:
+            return False
+        self._cache_room -= nbytes
+        return True
 
     def train_landmarks(self) -> np.ndarray:
         """The 68 landmarks of every image of the training split, (N, 68, 2) in pixels of the S x S
@@ -148,7 +159,7 @@ class ExpressionPairDataset(Dataset):
         if index in self._landmark_images:
             return self._landmark_images[index]
         encoded = landmark_image(*self.face(index))
-        if self.cache:
+        if self._keep(encoded.nbytes):
             self._landmark_images[index] = encoded
         return encoded
 

@@ -36,6 +36,7 @@ class TrainConfig:
     beta2: float = 0.999
     seed: int = 0
     num_workers: int = 0
+    cache_mb: float = 4096  # decoded images and landmark images kept in memory, per loader process
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     amp: str = "off"  # "off", "bf16", "fp16" (autocast on CUDA)
     channels_last: bool = False
@@ -60,7 +61,7 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "heldout_pairs", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise LandmarkGANError(f"train.{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("lr", "beta1", "beta2"):
+        for name in ("lr", "beta1", "beta2", "cache_mb"):
             check_finite(getattr(self, name), f"train.{name}")
         if self.lr <= 0 or not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise LandmarkGANError(f"train.lr must be positive and the betas in [0, 1), got {self.lr}, {self.beta1}, {self.beta2}")

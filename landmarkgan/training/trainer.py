@@ -101,7 +101,8 @@ class Trainer:
 
         mc = config.model
         self.dataset = ExpressionPairDataset(
-            tc.data, split="train", image_size=mc.image_size, pairs=tc.pairs, num_pairs=tc.num_pairs, seed=tc.seed
+            tc.data, split="train", image_size=mc.image_size, pairs=tc.pairs, num_pairs=tc.num_pairs, seed=tc.seed,
+            cache_mb=tc.cache_mb,
         )
         if list(self.dataset.expressions) != mc.expressions:
             if resume:
