@@ -87,6 +87,16 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(data: Path, tmp_p
     assert torch.equal(exp_avg(state_a), exp_avg(state_b))
 
 
+def test_loader_processes_give_the_same_run(data: Path, tmp_path: Path) -> None:
+    """Two persistent loader workers over 12 steps (crossing an epoch) train the same weights as none."""
+    common = ("train.pairs=sample", "train.num_pairs=72", "train.max_steps=12", "train.sample_every=12",
+              "model.identity_loss=false")
+    Trainer(tiny(data, tmp_path / "main", *common), progress_bar=False).train()
+    Trainer(tiny(data, tmp_path / "workers", *common, "train.num_workers=2"), progress_bar=False).train()
+    main_process, workers = weights_of(tmp_path / "main"), weights_of(tmp_path / "workers")
+    assert all(torch.equal(main_process[name], workers[name]) for name in main_process)
+
+
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(data: Path, tmp_path: Path) -> None:
     trainer = Trainer(tiny(data, tmp_path / "run", "train.checkpoint_every=2", "model.identity_loss=false"),
                       progress_bar=False)

@@ -315,16 +315,18 @@ class Trainer:
         previous = signal.signal(signal.SIGTERM, self._request_stop) if self.dist.is_main else None
         bar = tqdm(total=total, initial=self.progress.step, disable=not self.progress_bar, desc="train", unit="step", dynamic_ncols=True)
         self.model.train()
+        # one loader for the whole run: its worker processes, and the images they cache, live across
+        # epochs; the sampler (read in this process) says where each epoch starts. A private generator:
+        # iterating the loader must not draw from the global RNG (dropout's), or a resumed run would
+        # diverge from an uninterrupted one (the data set itself draws no random numbers)
+        loader = DataLoader(
+            self.dataset, batch_size=tc.batch_size, sampler=self.sampler, num_workers=tc.num_workers,
+            pin_memory=self.device.type == "cuda", persistent_workers=tc.num_workers > 0,
+            generator=torch.Generator().manual_seed(tc.seed),
+        )
         try:
             while self.progress.step < total and not self._stop_requested:
                 self.sampler.set_position(self.progress.epoch, self.progress.batch_in_epoch)
-                # a private generator: making the loader must not draw from the global RNG (dropout's),
-                # or a resumed run would diverge from an uninterrupted one
-                loader = DataLoader(
-                    self.dataset, batch_size=tc.batch_size, sampler=self.sampler, num_workers=tc.num_workers,
-                    pin_memory=self.device.type == "cuda", persistent_workers=False,
-                    generator=torch.Generator().manual_seed(tc.seed * 100_003 + self.progress.epoch),
-                )
                 for batch in loader:
                     logs = self.train_step(self._to_device(batch))
                     self.progress.step += 1
