@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from landmarkgan.cli import COMMANDS, main
 from landmarkgan.data.images import load_image
+from landmarkgan.errors import LandmarkGANError
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -37,3 +39,17 @@ def test_demo_translates_the_bundled_faces_with_the_built_in_model(tmp_path: Pat
         assert len(records) == 25 and np.array(records[0]["landmarks"]).shape == (68, 2)
     assert load_image(tmp_path / "astronaut_detected_landmarks.png").shape == (128, 128, 3)
     assert load_image(tmp_path / "overview.png").shape[0] > 8 * 128  # 4 faces x (translations, landmarks)
+
+
+def test_device_names_resolve_or_are_named() -> None:
+    from landmarkgan.devices import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(LandmarkGANError, match=r"unknown device 'gpu' in --device .*use auto, cpu, cuda or cuda:N"):
+        resolve_device("gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(LandmarkGANError, match="train.device asks for CUDA .* use train.device=cpu"):
+            resolve_device("cuda", option="train.device")
+        with pytest.raises(LandmarkGANError, match="--device asks for CUDA .* use --device cpu"):
+            resolve_device("cuda:1")

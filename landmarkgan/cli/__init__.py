@@ -29,6 +29,13 @@ COMMANDS: tuple[str, ...] = (
 )
 
 
+def add_model_arguments(parser: argparse.ArgumentParser, device: bool = True) -> None:
+    """The options of every command that runs a trained model: ``--model`` and (optionally) ``--device``."""
+    parser.add_argument("--model", help="model folder or training run (default: the built-in model)")
+    if device:
+        parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="landmarkgan",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from landmarkgan.cli import add_model_arguments
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -16,8 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("data", metavar="DATA", help="data folder with manifest.jsonl")
     p.add_argument("out", metavar="OUT", help="data folder to write")
     p.add_argument("--split", choices=("train", "test", "all"), default="train", help="which images (default train)")
-    p.add_argument("--model", help="model folder or training run (default: the built-in model)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    add_model_arguments(p)
     p.add_argument("--batch-size", type=int, default=32, help="faces per forward pass (default 32)")
     p.set_defaults(func=run)
 

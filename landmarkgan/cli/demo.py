@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from landmarkgan.cli import add_model_arguments
+
 PHOTO_NOTE = (
     "note: the default model learned from synthetic faces only. On the real photo it generates the landmarks of "
     "every expression in the right places, but leaves the face itself nearly as it was (a little blurred): it "
@@ -25,8 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "to every expression and intensity with the built-in default model, and write one sheet per face.",
     )
     p.add_argument("--out", default="outputs/demo", help="folder to write (default outputs/demo)")
-    p.add_argument("--model", help="model folder or training run (default: the built-in model)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    add_model_arguments(p)
     p.set_defaults(func=run)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from landmarkgan.cli import add_model_arguments
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -14,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "landmarks | output | ground truth). LPIPS and IS need their pretrained weights on disk "
         "($LANDMARKGAN_WEIGHTS); a metric that cannot be computed is reported with the file to supply.",
     )
-    p.add_argument("--model", help="model folder or training run (default: the built-in model)")
+    add_model_arguments(p)
     p.add_argument("--data", required=True, help="data folder with manifest.jsonl")
     p.add_argument("--out", default="outputs/evaluate", help="output folder (default outputs/evaluate)")
     p.add_argument("--split", default="test", choices=("test", "train"), help="which pairs (default test)")
@@ -25,7 +27,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--classifier-steps", type=int, default=1500, help="training steps of that classifier")
     p.add_argument("--no-identity", action="store_true", help="skip dlib (detected landmarks, verification)")
     p.add_argument("--no-perceptual", action="store_true", help="skip LPIPS, IS and FID")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--batch-size", type=int, default=16)
     p.set_defaults(func=run)
 
@@ -33,13 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    import torch
-
+    from landmarkgan.devices import resolve_device
     from landmarkgan.evaluation.evaluate import evaluate
     from landmarkgan.evaluation.expression_classifier import load_classifier, save_classifier, train_on_folder
     from landmarkgan.inference.loading import load_model
 
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    device = resolve_device(args.device)
     model = load_model(args.model)
     if args.classifier:
         classifier = load_classifier(args.classifier, device)

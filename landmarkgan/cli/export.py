@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from landmarkgan.cli import add_model_arguments
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -18,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("out", metavar="OUT", help="file or folder to write, e.g. landmarkgan.onnx or models/mine")
     p.add_argument("--format", choices=("folder", "torchscript", "onnx"),
                    help="default: onnx for .onnx, torchscript for .pt/.pts, else folder")
-    p.add_argument("--model", help="model folder or training run (default: the built-in model)")
+    add_model_arguments(p, device=False)
     p.add_argument("--generators-only", action="store_true", help="folder: leave out the discriminators")
     p.add_argument("--half", action="store_true", help="folder: store the weights in float16 (half the size)")
     p.add_argument("--description", default="", help="folder: a line saying what the model is")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from landmarkgan.cli import add_model_arguments
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -14,14 +16,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "generated from them (other expressions); test on the real test faces and on generated ones. Every "
         "classifier gets the same seed and number of steps. Writes OUT/table2.md and OUT/table2.json.",
     )
-    p.add_argument("--model", help="model folder or training run (default: the built-in model)")
+    add_model_arguments(p)
     p.add_argument("--data", required=True, help="data folder with manifest.jsonl")
     p.add_argument("--out", default="outputs/study", help="output folder (default outputs/study)")
     p.add_argument("--per-image", type=int, default=1, help="generated faces per real face (default 1)")
     p.add_argument("--size", type=int, default=64, help="classifier input size (default 64)")
     p.add_argument("--epochs", type=int, default=10, help="passes over the real training faces (default 10)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.set_defaults(func=run)
 
 

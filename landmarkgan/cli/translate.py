@@ -7,6 +7,7 @@ import glob
 import json
 from pathlib import Path
 
+from landmarkgan.cli import add_model_arguments
 from landmarkgan.errors import LandmarkGANError
 
 
@@ -26,8 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     target.add_argument("--all", action="store_true", help="every expression (and intensity) the model knows")
     p.add_argument("--intensity", type=int, help="1..4 (4 strongest) for models with intensity control (default 4)")
     p.add_argument("-o", "--out", default="outputs/translate", help="output folder (default outputs/translate)")
-    p.add_argument("--model", help="model folder or training run (default: the built-in model)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    add_model_arguments(p)
     p.add_argument("--no-align", action="store_true",
                    help="inputs already are aligned square face crops (prepared or synthetic data set images)")
     p.set_defaults(func=run)

@@ -52,7 +52,8 @@ def run_benchmark(
     ``benchmark.png`` into ``out``. ``base.train.data`` is the data folder, ``base.train.max_steps`` the budget."""
     from landmarkgan.evaluation.expression_classifier import load_classifier, save_classifier, train_on_folder
     from landmarkgan.inference.loading import load_model
-    from landmarkgan.training.trainer import Trainer, resolve_device
+    from landmarkgan.devices import resolve_device
+    from landmarkgan.training.trainer import Trainer
 
     keys = variants or list(VARIANTS)
     unknown = [k for k in keys if k not in VARIANTS]
@@ -62,7 +63,7 @@ def run_benchmark(
         raise LandmarkGANError("the benchmark needs a step budget: set train.max_steps")
     out = Path(out)
     data = base.train.data
-    device = resolve_device(base.train.device)
+    device = resolve_device(base.train.device, option="train.device")
     classifier_file = out / "expression_classifier.safetensors"
     if classifier_file.is_file():
         classifier = load_classifier(classifier_file, device)

@@ -25,6 +25,7 @@ from PIL import Image
 
 from landmarkgan.data.dataset import to_tensor, to_uint8
 from landmarkgan.data.images import load_image
+from landmarkgan.devices import resolve_device
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.expressions import canonical_expression
 from landmarkgan.landmarks.align import align_face
@@ -92,14 +93,7 @@ class LandmarkGANPipeline:
     """
 
     def __init__(self, model: LandmarkGAN, device: str | torch.device = "auto", detector: object | None = None) -> None:
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        try:
-            self.device = torch.device(device)
-        except RuntimeError as e:
-            raise LandmarkGANError(f"unknown device {device!r} ({e}); use cpu, cuda or cuda:N") from None
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise LandmarkGANError("--device asks for CUDA but no GPU is visible; use --device cpu")
+        self.device = resolve_device(device)
         if not model.config.has_stage1:
             raise LandmarkGANError(
                 f"this is the {model.config.landmark_source!r} baseline, not LandmarkGAN: it translates data set "

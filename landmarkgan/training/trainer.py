@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from landmarkgan.data.dataset import ExpressionPairDataset
 from landmarkgan.data.images import save_image
+from landmarkgan.devices import resolve_device
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.models.landmarkgan import LandmarkGAN
 from landmarkgan.models.weights import load_into
@@ -74,17 +75,6 @@ def frozen(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise LandmarkGANError("train.device asks for CUDA but no GPU is visible; use train.device=cpu")
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", local_rank)
-    return device
-
-
 class Trainer:
     """Builds the data, model, optimisers and (optionally) DDP from a Config, then trains."""
 
@@ -94,7 +84,7 @@ class Trainer:
         if not tc.data:
             raise LandmarkGANError("no training data: pass --data DIR (a folder with manifest.jsonl)")
         self.run_dir = Path(tc.out)
-        self.device = resolve_device(tc.device, int(os.environ.get("LOCAL_RANK", "0")))
+        self.device = resolve_device(tc.device, int(os.environ.get("LOCAL_RANK", "0")), option="train.device")
         self.dist = distributed.init_distributed(self.device.type)
         self.progress_bar = progress_bar and self.dist.is_main
         torch.manual_seed(tc.seed)
