@@ -121,7 +121,7 @@ def generate_for_study(
     model's size and their expression labels (indices into ``pipe.expressions``)."""
     from tqdm import tqdm
 
-    from landmarkgan.data.dataset import to_uint8
+    from landmarkgan.data.dataset import to_tensor, to_uint8
 
     if per_image < 1:
         raise LandmarkGANError(f"generate at least one face per image, got {per_image}")
@@ -139,6 +139,6 @@ def generate_for_study(
     for start in tqdm(range(0, len(jobs), batch_size), desc="generating faces", unit="batch", disable=not progress):
         chunk = jobs[start : start + batch_size]
         results = pipe.translate_faces(faces[[i for i, _, _ in chunk]], [(e, lv) for _, e, lv in chunk])
-        out_images += [torch.from_numpy(r.image).permute(2, 0, 1).float() / 127.5 - 1.0 for r in results]
+        out_images += [to_tensor(r.image) for r in results]
         out_labels += [pipe.expressions.index(r.expression) for r in results]
     return torch.stack(out_images), torch.tensor(out_labels)

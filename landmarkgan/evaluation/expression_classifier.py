@@ -341,6 +341,7 @@ def load_expression_faces(
     (indices into ``expressions``; faces of other expressions are left out)."""
     from PIL import Image
 
+    from landmarkgan.data.dataset import to_tensor
     from landmarkgan.data.images import load_image
     from landmarkgan.data.manifest import manifest_path, read_manifest
 
@@ -351,7 +352,7 @@ def load_expression_faces(
     images = torch.empty(len(rows), 3, size, size)
     for k, s in enumerate(tqdm(rows, desc=f"loading {split} faces", unit="img", disable=not progress)):
         pixels = Image.fromarray(load_image(root / s.image)).resize((size, size), Image.Resampling.BICUBIC)
-        images[k] = torch.from_numpy(np.asarray(pixels, dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1.0
+        images[k] = to_tensor(np.asarray(pixels))
     labels = torch.tensor([list(expressions).index(s.expression) for s in rows])
     return images, labels
 
