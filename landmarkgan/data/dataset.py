@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from landmarkgan.data.images import load_image
+from landmarkgan.data.images import load_image, resize_image
 from landmarkgan.data.manifest import Sample, manifest_path, read_manifest
 from landmarkgan.data.pairs import pair_array
 from landmarkgan.errors import LandmarkGANError
@@ -44,7 +44,7 @@ def resize_face(image: np.ndarray, landmarks: np.ndarray, size: int) -> tuple[np
     h, w = image.shape[:2]
     if (h, w) == (size, size):
         return image, landmarks
-    resized = np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BICUBIC))
+    resized = resize_image(image, size)
     scale = np.array([size / w, size / h], dtype=np.float32)
     return resized, ((landmarks + 0.5) * scale - 0.5).astype(np.float32)
 

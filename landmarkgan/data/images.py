@@ -45,6 +45,13 @@ def _decode(source: Path | io.BytesIO, name: str) -> np.ndarray:
         raise LandmarkGANError(f"cannot read {name} as an image ({e}); is the file corrupt or truncated?") from None
 
 
+def resize_image(image: np.ndarray, size: int) -> np.ndarray:
+    """An RGB uint8 (H, W, 3) image resized (bicubic) to size x size; unchanged when already that size."""
+    if image.shape[:2] == (size, size):
+        return image
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BICUBIC))
+
+
 def save_image(array: np.ndarray, path: str | os.PathLike) -> Path:
     """Save an RGB uint8 array (H, W, 3) to ``path``, creating its folder."""
     path = Path(path)

@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError, safe_open
@@ -339,10 +338,8 @@ def load_expression_faces(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The faces of one split of a data folder as (N, 3, size, size) in [-1, 1] with expression labels
     (indices into ``expressions``; faces of other expressions are left out)."""
-    from PIL import Image
-
     from landmarkgan.data.dataset import to_tensor
-    from landmarkgan.data.images import load_image
+    from landmarkgan.data.images import load_image, resize_image
     from landmarkgan.data.manifest import manifest_path, read_manifest
 
     root = manifest_path(data).parent
@@ -351,8 +348,7 @@ def load_expression_faces(
         raise LandmarkGANError(f"{manifest_path(data)} has no {split} faces of the expressions {list(expressions)}")
     images = torch.empty(len(rows), 3, size, size)
     for k, s in enumerate(tqdm(rows, desc=f"loading {split} faces", unit="img", disable=not progress)):
-        pixels = Image.fromarray(load_image(root / s.image)).resize((size, size), Image.Resampling.BICUBIC)
-        images[k] = to_tensor(np.asarray(pixels))
+        images[k] = to_tensor(resize_image(load_image(root / s.image), size))
     labels = torch.tensor([list(expressions).index(s.expression) for s in rows])
     return images, labels
 

@@ -6,10 +6,9 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
-from landmarkgan.data.images import load_image, save_image
+from landmarkgan.data.images import load_image, resize_image, save_image
 from landmarkgan.data.manifest import Sample, manifest_path, read_manifest, write_manifest
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.inference.pipeline import LandmarkGANPipeline
@@ -46,8 +45,7 @@ def augment_dataset(
             chunk = jobs[start : start + batch_size]
             for s, _ in chunk:
                 if s.image not in faces:
-                    image = load_image(root / s.image)
-                    faces[s.image] = np.asarray(Image.fromarray(image).resize((size, size), Image.Resampling.BICUBIC))
+                    faces[s.image] = resize_image(load_image(root / s.image), size)
             results = pipe.translate_faces(np.stack([faces[s.image] for s, _ in chunk]), [label for _, label in chunk])
             for (s, _), r in zip(chunk, results):
                 name = f"{IMAGES_DIR}/{Path(s.image).stem}__{r.expression}{r.intensity or ''}.png"

@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 
 from landmarkgan.data.dataset import to_tensor, to_uint8
-from landmarkgan.data.images import load_image
+from landmarkgan.data.images import load_image, resize_image
 from landmarkgan.devices import resolve_device
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.expressions import canonical_expression
@@ -173,7 +173,7 @@ class LandmarkGANPipeline:
                     f"{what} is {pixels.shape[1]}x{pixels.shape[0]}; without alignment the input must be a square "
                     "face crop in the model's frame (a prepared or synthetic data set image). Align it instead."
                 )
-            return AlignedInput(np.asarray(Image.fromarray(pixels).resize((size, size), Image.Resampling.BICUBIC)))
+            return AlignedInput(resize_image(pixels, size))
         scale = min(1.0, DETECTION_SIDE / max(pixels.shape[:2]))
         small = pixels if scale == 1.0 else np.asarray(
             Image.fromarray(pixels).resize((round(pixels.shape[1] * scale), round(pixels.shape[0] * scale)),
