@@ -284,9 +284,11 @@ class Trainer:
         return torch.stack([self._identity_cache[row] for row in rows])
 
     def _to_device(self, batch: Batch) -> Batch:
+        """The batch on the training device; the manifest rows (``*_index``) stay on the CPU, where the
+        F(y) cache reads them, so looking them up costs no device synchronisation."""
         out = {}
         for k, v in batch.items():
-            if isinstance(v, torch.Tensor):
+            if isinstance(v, torch.Tensor) and not k.endswith("_index"):
                 v = v.to(self.device, non_blocking=True)
                 if self.config.train.channels_last and v.dim() == 4:
                     v = v.contiguous(memory_format=torch.channels_last)
