@@ -1,0 +1,154 @@
+"""The landmark-guided warp: our regularised thin-plate spline, checked against kornia's and by its behaviour."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from landmarkgan.data.synthetic import render_face, sample_identity
+from landmarkgan.errors import LandmarkGANError
+from landmarkgan.models.pdm import normalise
+from landmarkgan.models.warp import (
+    anchored,
+    apply_tps,
+    border_anchors,
+    fit_tps,
+    fold_fraction,
+    head_anchors,
+    sampling_grid,
+    warp,
+)
+
+SIZE = 64
+
+
+def face(expression: str, intensity: int, seed: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    """A synthetic face as (1, 3, S, S) in [-1, 1] and its landmarks (1, 68, 2) in the normalised frame."""
+    image, points = render_face(sample_identity(np.random.default_rng(seed)), expression, intensity, SIZE)
+    x = torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1)[None] / 127.5 - 1
+    return x, normalise(torch.from_numpy(points)[None], SIZE)
+
+
+@pytest.mark.parametrize("regularisation", [0.0, 3e-3])
+def test_tps_is_scipys_thin_plate_spline(regularisation: float) -> None:
+    """The standard (smoothing) thin-plate spline: scipy's RBFInterpolator with the same kernel and smoothing."""
+    from scipy.interpolate import RBFInterpolator
+
+    g = torch.Generator().manual_seed(0)
+    centres, values = torch.rand(2, 12, 2, generator=g), torch.rand(2, 12, 2, generator=g)
+    coefficients = fit_tps(centres, values, regularisation)
+    points = torch.rand(2, 50, 2, generator=g)
+    ours = apply_tps(points, centres, coefficients)
+    for b in range(2):
+        # scipy's kernel is r^2 log r, ours 0.5 r^2 log r^2: the same function
+        theirs = RBFInterpolator(centres[b].double().numpy(), values[b].double().numpy(), kernel="thin_plate_spline",
+                                 smoothing=regularisation, degree=1)(points[b].double().numpy())
+        assert np.allclose(ours[b].numpy(), theirs, atol=1e-4)
+    if not regularisation:
+        assert torch.allclose(apply_tps(centres, centres, coefficients), values, atol=1e-4)  # exact at the centres
+
+
+def test_tps_reproduces_an_affine_map_exactly() -> None:
+    g = torch.Generator().manual_seed(1)
+    centres = torch.rand(1, 20, 2, generator=g)
+    matrix, shift = torch.tensor([[1.1, 0.2], [-0.1, 0.9]]), torch.tensor([0.05, -0.02])
+    coefficients = fit_tps(centres, centres @ matrix.T + shift, regularisation=1e-2)  # affine: no bending to smooth
+    points = torch.rand(1, 30, 2, generator=g)
+    assert torch.allclose(apply_tps(points, centres, coefficients), points @ matrix.T + shift, atol=1e-4)
+
+
+def test_coinciding_target_points_stay_solvable() -> None:
+    """A closed mouth puts inner-lip points on top of each other: the plain TPS system is singular there."""
+    _, open_mouth = face("surprise", 4)
+    closed = open_mouth.clone()
+    closed[:, 65:68] = closed[:, [63, 62, 61]]  # lower inner lip onto the upper one
+    src, dst = anchored(open_mouth, closed)
+    plain = _plain_system(dst, src)[0]
+    assert torch.linalg.matrix_rank(plain).item() < plain.shape[-1]  # singular without the smoothing term
+    coefficients = fit_tps(dst, src, regularisation=3e-3)
+    assert torch.isfinite(coefficients).all()
+    x, _ = face("surprise", 4)
+    assert torch.isfinite(warp(x, open_mouth, closed)).all()
+
+
+def _plain_system(centres: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    from landmarkgan.models.warp import tps_kernel
+
+    n = centres.shape[1]
+    c = centres.double()
+    kernel = tps_kernel((c[:, :, None] - c[:, None]).pow(2).sum(-1))
+    p = torch.cat([torch.ones(1, n, 1, dtype=c.dtype), c], 2)
+    lhs = torch.cat([torch.cat([kernel, p], 2), torch.cat([p.transpose(1, 2), torch.zeros(1, 3, 3, dtype=c.dtype)], 2)], 1)
+    return lhs, torch.cat([values.double(), torch.zeros(1, 3, 2, dtype=c.dtype)], 1)
+
+
+def test_warp_to_the_same_landmarks_is_the_identity() -> None:
+    x, points = face("happy", 2)
+    assert torch.allclose(warp(x, points, points), x, atol=1e-4)
+
+
+def test_warp_moves_what_was_at_the_source_landmarks_to_the_target_landmarks() -> None:
+    """Warp an image whose pixels hold their own coordinates: at each target landmark the warped image must
+    read (about) the matching source landmark's coordinates."""
+    _, source = face("neutral", 0)
+    _, target = face("surprise", 4)
+    centres = (torch.arange(SIZE, dtype=torch.float32) + 0.5) / SIZE
+    coordinates = torch.stack(torch.meshgrid(centres, centres, indexing="xy"))[None]  # (1, 2, S, S): x, y
+    warped = warp(coordinates, source, target, grid=SIZE)
+    read = F.grid_sample(warped, target[:, :, None] * 2 - 1, align_corners=False)[0, :, :, 0].T  # (68, 2)
+    error = (read - source[0]).norm(dim=1) * SIZE  # pixels
+    moved = (target[0] - source[0]).norm(dim=1) * SIZE
+    assert moved.max() > 3  # a real expression change
+    assert error.median() < 0.3 and error.max() < 1.5  # inner-lip points are smoothed, the rest exact
+
+
+def test_warp_keeps_the_image_border_in_place() -> None:
+    _, source = face("neutral", 0)
+    _, target = face("surprise", 4)
+    coords = sampling_grid(source, target, SIZE)
+    centres = (torch.arange(SIZE, dtype=torch.float32) + 0.5) / SIZE * 2 - 1
+    identity = torch.stack(torch.meshgrid(centres, centres, indexing="xy"), dim=-1)
+    moved = (coords[0] - identity).norm(dim=-1) * SIZE / 2  # pixels
+    edge = torch.cat([moved[0], moved[-1], moved[:, 0], moved[:, -1]])
+    assert moved.max() > 3 and edge.max() < 0.5
+
+
+def test_anchors_pin_the_border_and_surround_the_head() -> None:
+    border = border_anchors(4)
+    assert border.shape == (16, 2) and ((border == 0) | (border == 1)).any(dim=1).all()
+    _, points = face("neutral", 0)
+    ring = head_anchors(points)
+    centre = points[0, :27].mean(0)
+    # every anchor lies farther from the face centre than any jaw or brow point in its direction
+    assert (ring[0] - centre).norm(dim=1).min() > (points[0, :17] - centre).norm(dim=1).min()
+    src, dst = anchored(points, points + 0.01)
+    assert torch.equal(src[:, 68:], dst[:, 68:])  # anchors are the same point in both sets
+
+
+def test_warp_is_differentiable_in_image_and_points() -> None:
+    x, source = face("neutral", 0)
+    _, target = face("happy", 4)
+    x.requires_grad_(True)
+    target = target.clone().requires_grad_(True)
+    warp(x, source, target).sum().backward()
+    assert x.grad.abs().sum() > 0 and target.grad.abs().sum() > 0
+
+
+def test_coarse_grid_is_close_to_the_full_resolution_map() -> None:
+    _, source = face("neutral", 0)
+    _, target = face("surprise", 4)
+    full, coarse = sampling_grid(source, target, SIZE, grid=SIZE), sampling_grid(source, target, SIZE, grid=SIZE // 2)
+    assert (full - coarse).abs().max() * SIZE / 2 < 0.5  # under half a pixel everywhere
+    assert fold_fraction(full).item() < 0.05
+
+
+def test_bad_shapes_raise_clear_errors() -> None:
+    x, points = face("neutral", 0)
+    with pytest.raises(LandmarkGANError, match="square"):
+        warp(x[..., :-1], points, points)
+    with pytest.raises(LandmarkGANError, match="source and target"):
+        warp(x, points, points[:, :60])
+    with pytest.raises(LandmarkGANError, match="point sets"):
+        fit_tps(points, points[:, :60])
