@@ -35,9 +35,9 @@ class Translator(nn.Module):
         self.image_size = model.config.image_size
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        landmark_image, points = self.gl(x, labels)
-        image = self.ge(x, landmark_image, points, labels)
-        return image, to_pixels(points, self.image_size), landmark_image
+        landmarks = self.gl(x, labels)
+        out = self.ge(x, landmarks, labels)
+        return out["image"], to_pixels(landmarks.points, self.image_size), out["landmark_image"]
 
 
 def example_inputs(model: LandmarkGAN, batch: int = 2, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

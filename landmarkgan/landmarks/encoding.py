@@ -9,6 +9,7 @@ other sizes the radius scales with the image, so the disks cover the same part o
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.landmarks.ibug68 import check_landmarks
@@ -52,3 +53,21 @@ def landmark_image(image: np.ndarray, landmarks: np.ndarray, radius: float | Non
     out = np.full_like(image, 255)
     out[mask] = image[mask]
     return out
+
+
+def soft_landmark_image(image: torch.Tensor, points: torch.Tensor, radius: float, softness: float = 0.5) -> torch.Tensor:
+    """The landmark image drawn from points, differentiably: a white canvas on which soft disks of
+    ``radius`` pixels around ``points`` (B, P, 2, normalised frame) show ``image`` (B, C, S, S) in [-1, 1].
+
+    A pixel at distance d from the nearest point takes the image's colour with weight
+    sigmoid((radius - d) / softness), so the disks' edges are ``softness`` pixels wide and gradients reach
+    the points. The batched counterpart of :func:`landmark_image` (which the data side draws with hard disks).
+    """
+    size = image.shape[-1]
+    centres = (torch.arange(size, device=image.device, dtype=points.dtype) + 0.5) / size
+    px = points[..., 0:1] - centres  # (B, P, S): x distance from each column, normalised
+    py = points[..., 1:2] - centres
+    squared = (py[..., :, None] ** 2 + px[..., None, :] ** 2).amin(dim=1, keepdim=True)
+    distance = (squared + 1e-12).sqrt() * size  # pixels; the epsilon keeps the gradient finite at a point
+    mask = torch.sigmoid((radius - distance) / softness).to(image.dtype)
+    return mask * image + (1 - mask)

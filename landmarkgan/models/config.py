@@ -24,6 +24,8 @@ NORMS = ("batch", "instance", "none")
 LABEL_TARGETS = ("both", "gl", "ge")
 RECON_LOSSES = ("l12", "l1", "l2")
 LANDMARK_SOURCES = ("generated", "ground_truth", "none")
+GENERATORS = ("unet", "warp")
+STAGE2_LANDMARK_IMAGES = ("decoded", "drawn")
 
 
 @dataclass
@@ -56,6 +58,19 @@ class ModelConfig:
         landmark_source: where Ge's landmarks come from: "generated" by Gl (LandmarkGAN), the target's
             "ground_truth" landmarks (a C2GAN-style baseline that is given them: an upper bound), or
             "none" (a label-only pix2pix/StarGAN-style baseline without stage I).
+        generator: stage II: "unet", the paper's Ge (a U-Net that draws the whole face), or "warp", our
+            extension: Gl also estimates the source's landmarks, x is warped from them to the target
+            landmarks (a thin-plate spline), and a U-Net refines the warped face through a blending mask.
+        stage2_landmark_image: the landmark image Ge reads: "decoded" by Gl's U-Net decoder (paper), or
+            "drawn" from the generated points (soft disks, the paper's colour encoding; for the warp
+            generator the colours come from the warped face).
+        warp_regularisation: smoothing of the warp's thin-plate spline (0 interpolates exactly; above 0 it
+            stays solvable where target points coincide, e.g. the lips of a closed mouth).
+        lambda_mask: weight of the warp generator's mask loss: the blending mask learns, per pixel, whether
+            its colour image or the warped face is closer to the real target (binary cross-entropy).
+        lambda_colour: weight of the warp generator's second reconstruction term, on its colour image alone
+            (the recon_loss kind against y). Without these two the blending mask falls to 0 and stays there:
+            where the mask is 0 the colour image gets no gradient, so it never becomes worth blending in.
     """
 
     image_size: int = 256
@@ -80,6 +95,11 @@ class ModelConfig:
     lambda3: float = 0.1
     pdm_components: int = 20
     landmark_source: str = "generated"
+    generator: str = "unet"
+    stage2_landmark_image: str = "decoded"
+    warp_regularisation: float = 3e-3
+    lambda_mask: float = 1.0
+    lambda_colour: float = 20.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -103,6 +123,11 @@ class ModelConfig:
     def has_stage1(self) -> bool:
         """Whether the model has Gl and Dl (LandmarkGAN does; the baselines do not)."""
         return self.landmark_source == "generated"
+
+    @property
+    def estimates_source(self) -> bool:
+        """Whether Gl also estimates the source's own landmarks (the warp generator needs them)."""
+        return self.has_stage1 and self.generator == "warp"
 
     @property
     def labels_to_gl(self) -> bool:
@@ -133,6 +158,12 @@ class ModelConfig:
         _choice("label_to", self.label_to, LABEL_TARGETS)
         _choice("recon_loss", self.recon_loss, RECON_LOSSES)
         _choice("landmark_source", self.landmark_source, LANDMARK_SOURCES)
+        _choice("generator", self.generator, GENERATORS)
+        _choice("stage2_landmark_image", self.stage2_landmark_image, STAGE2_LANDMARK_IMAGES)
+        if self.generator == "warp" and self.landmark_source == "none":
+            raise LandmarkGANError(
+                "model.generator=warp moves the face along its landmarks, so it needs them: use "
+                "model.landmark_source=generated or ground_truth, or model.generator=unet for the label-only baseline")
         self.expressions = [canonical_expression(e) for e in self.expressions]
         if len(set(self.expressions)) != len(self.expressions) or len(self.expressions) < 2:
             raise LandmarkGANError(f"model.expressions must name at least 2 different expressions, got {self.expressions}")
@@ -140,7 +171,7 @@ class ModelConfig:
             raise LandmarkGANError(f"model.num_intensities must be 0 (off) or the number of levels (4), got {self.num_intensities}")
         if not self.soft_crop_sigma > 0:
             raise LandmarkGANError(f"model.soft_crop_sigma must be positive (pixels at 256x256), got {self.soft_crop_sigma}")
-        for name in ("lambda1", "lambda2", "lambda3"):
+        for name in ("lambda1", "lambda2", "lambda3", "lambda_mask", "lambda_colour", "warp_regularisation"):
             check_finite(getattr(self, name), f"model.{name}")
         max_modes = 2 * NUM_LANDMARKS - 4
         if self.pdm_components > max_modes:

@@ -1,15 +1,28 @@
-"""LandmarkGAN's two generators: Gl (stage I, category-guided landmark generation) and Ge (stage II,
-landmark-guided expression translation), plus the label encoding and soft-crop features they use."""
+"""LandmarkGAN's generators: Gl (stage I, category-guided landmark generation) and the two kinds of Ge
+(stage II, landmark-guided expression translation): the paper's U-Net and our warp-and-refine generator,
+plus the label encoding and soft-crop features they use."""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from landmarkgan.landmarks.encoding import landmark_radius, soft_landmark_image
 from landmarkgan.models.config import REFERENCE_SIZE, ModelConfig
 from landmarkgan.models.networks import UnetGenerator, init_weights
 from landmarkgan.models.pdm import PointDistributionModel
+from landmarkgan.models.warp import warp
+
+
+class Landmarks(NamedTuple):
+    """What stage I hands to stage II (points in the normalised frame; any part may be None)."""
+
+    image: torch.Tensor | None  # Gl's decoded landmark image (the target's own for the ground-truth baseline)
+    points: torch.Tensor | None  # the target landmarks (B, 68, 2)
+    source_points: torch.Tensor | None = None  # the source's own landmarks (B, 68, 2), for the warp generator
 
 
 def label_vector(config: ModelConfig, le: torch.Tensor, li: torch.Tensor | None) -> torch.Tensor:
@@ -52,13 +65,15 @@ class LabelEmbedding(nn.Module):
 
 
 class LandmarkGenerator(nn.Module):
-    """Gl(x, le[, li]) -> (landmark image, 68 points).
+    """Gl(x, le[, li]) -> Landmarks(landmark image, 68 target points[, 68 source points]).
 
     A U-Net over x; at its 1x1 bottleneck the image code is concatenated with the embedded labels
     (unless labels go to Ge only). The decoder draws the landmark image (Tanh, the paper's
     white-canvas colour encoding); a linear head on the joint bottleneck code predicts the PDM's
     whitened parameters (K shape coefficients + similarity transform), which the fitted PDM decodes
     into 68 (p, q) points in the normalised frame. The head starts at zero, i.e. at the mean shape.
+    For the warp generator a second head on the image code alone (before the labels join) estimates the
+    source's own landmarks the same way, so the model knows how far each point moves without a detector.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -71,33 +86,44 @@ class LandmarkGenerator(nn.Module):
         )
         self.pdm = PointDistributionModel(num_components=config.pdm_components)
         self.head = nn.Linear(config.ngf * 8 + embed_dim, self.pdm.num_params)
+        self.source_head = nn.Linear(config.ngf * 8, self.pdm.num_params) if config.estimates_source else None
         init_weights(self)
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        for head in (self.head, self.source_head):
+            if head is not None:
+                nn.init.zeros_(head.weight)
+                nn.init.zeros_(head.bias)
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (B, C, S, S) in [-1, 1], labels (B, L) from :func:`label_vector` -> (landmark image, points)."""
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> Landmarks:
+        """x (B, C, S, S) in [-1, 1], labels (B, L) from :func:`label_vector` -> Landmarks."""
         pdm_params: list[torch.Tensor] = []
 
         def bottleneck(code: torch.Tensor) -> torch.Tensor:
+            if self.source_head is not None:
+                pdm_params.append(self.source_head(code.mean(dim=(2, 3))))
             if self.embed is not None:
                 e = self.embed(labels.to(code.dtype))
                 code = torch.cat([code, e[:, :, None, None].expand(-1, -1, *code.shape[2:])], dim=1)
-            pdm_params.append(self.head(code.mean(dim=(2, 3))))
+            pdm_params.insert(0, self.head(code.mean(dim=(2, 3))))
             return code
 
         image = self.unet(x, bottleneck)
-        return image, self.pdm.decode(pdm_params[0])
+        source = self.pdm.decode(pdm_params[1]) if self.source_head is not None else None
+        return Landmarks(image, self.pdm.decode(pdm_params[0]), source)
+
+
+def label_planes(labels: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """The label vector (B, L) tiled as L constant planes the size of ``like`` (B, C, H, W)."""
+    return labels.to(like.dtype)[:, :, None, None].expand(-1, -1, *like.shape[2:])
 
 
 class ExpressionGenerator(nn.Module):
-    """Ge([x, landmark image, label planes, soft-crop features]) -> y_hat (Tanh, [-1, 1]).
+    """The paper's Ge([x, landmark image, label planes, soft-crop features]) -> y_hat (Tanh, [-1, 1]).
 
-    A U-Net over the channel concatenation of: x; the landmark image (Gl's, or the target's own for the
-    ground-truth baseline); the label vector tiled as constant planes (unless labels go to Gl only); and
-    the soft-crop features [x * mask, mask] around the landmarks (when ``soft_crops`` is on; sigma =
-    soft_crop_sigma pixels at 256x256). The label-only baseline (landmark_source "none") reads x and
-    the label planes only.
+    A U-Net over the channel concatenation of: x; the landmark image (Gl's decoded one, the target's own
+    for the ground-truth baseline, or, with ``stage2_landmark_image="drawn"``, one drawn from the points with
+    x's colours); the label vector tiled as constant planes (unless labels go to Gl only); and the soft-crop
+    features [x * mask, mask] around the landmarks (when ``soft_crops`` is on; sigma = soft_crop_sigma pixels
+    at 256x256). The label-only baseline (landmark_source "none") reads x and the label planes only.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -114,15 +140,72 @@ class ExpressionGenerator(nn.Module):
         self.unet = UnetGenerator(self.input_nc, config.input_nc, config.num_downs, config.ngf, config.norm, config.dropout)
         init_weights(self)
 
-    def forward(
-        self, x: torch.Tensor, landmark_image: torch.Tensor | None, points: torch.Tensor | None, labels: torch.Tensor
-    ) -> torch.Tensor:
-        """x and landmark_image (B, C, S, S), points (B, 68, 2) normalised, labels (B, L) -> y_hat."""
+    def forward(self, x: torch.Tensor, landmarks: Landmarks, labels: torch.Tensor) -> dict[str, torch.Tensor | None]:
+        """x (B, C, S, S), stage I's Landmarks, labels (B, L) -> {"image": y_hat, "landmark_image": what Ge read}."""
         parts = [x]
+        landmark_image = None
         if self.uses_landmarks:
+            landmark_image = stage2_landmark_image(self.config, x, landmarks)
             parts.append(landmark_image)
         if self.config.labels_to_ge or not self.uses_landmarks:
-            parts.append(labels.to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[2:]))
+            parts.append(label_planes(labels, x))
         if self.config.soft_crops and self.uses_landmarks:
-            parts.append(soft_crops(x, points, self.config.soft_crop_sigma / REFERENCE_SIZE))
-        return self.unet(torch.cat(parts, dim=1))
+            parts.append(soft_crops(x, landmarks.points, self.config.soft_crop_sigma / REFERENCE_SIZE))
+        return {"image": self.unet(torch.cat(parts, dim=1)), "landmark_image": landmark_image}
+
+
+class WarpExpressionGenerator(nn.Module):
+    """Our stage II (``generator="warp"``, an extension of the paper): warp, then refine.
+
+    1. x is warped from the source landmarks to the target landmarks (a regularised thin-plate spline,
+       pinned by anchors on the border and around the head, :mod:`landmarkgan.models.warp`): brows, lids,
+       mouth corners, lips and jaw move and the person stays who they are.
+    2. A U-Net of the paper's architecture reads [warped x, x, landmark image, label planes, soft-crops of
+       the warped face around the target points] and outputs a colour image c and a mask m; the output is
+       ``y_hat = m * c + (1 - m) * warped x`` (c through a Tanh, m through a Sigmoid). The refinement draws
+       what a warp cannot: a mouth that opens (its dark inside, teeth), eyes that widen, wrinkles that appear
+       or go. Such masks fall to 0 ("keep the warp") early in training, while c is still poor, and stay
+       there; two terms prevent that (see ``LandmarkGAN.stage2_generator_loss``): c has a reconstruction
+       loss of its own (``lambda_colour``), and the mask learns, per pixel, whether c or the warp is closer
+       to the real target (``lambda_mask``).
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config.input_nc
+        self.input_nc = 3 * c + (config.num_labels if config.labels_to_ge else 0) + ((c + 1) if config.soft_crops else 0)
+        self.unet = UnetGenerator(self.input_nc, c + 1, config.num_downs, config.ngf, config.norm, config.dropout,
+                                  tanh=False)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor, landmarks: Landmarks, labels: torch.Tensor) -> dict[str, torch.Tensor | None]:
+        """x (B, C, S, S), stage I's Landmarks (with source points), labels (B, L) -> {"image", "landmark_image",
+        "warped", "mask", "colour", "mask_logits"}."""
+        c = self.config
+        warped = warp(x, landmarks.source_points, landmarks.points, grid=max(c.image_size // 2, 32),
+                      regularisation=c.warp_regularisation)
+        landmark_image = stage2_landmark_image(c, warped, landmarks)
+        parts = [warped, x, landmark_image]
+        if c.labels_to_ge:
+            parts.append(label_planes(labels, x))
+        if c.soft_crops:
+            parts.append(soft_crops(warped, landmarks.points, c.soft_crop_sigma / REFERENCE_SIZE))
+        out = self.unet(torch.cat(parts, dim=1))
+        colour, logits = torch.tanh(out[:, : c.input_nc]), out[:, c.input_nc :]
+        mask = torch.sigmoid(logits)
+        return {"image": mask * colour + (1 - mask) * warped, "landmark_image": landmark_image, "warped": warped,
+                "mask": mask, "colour": colour, "mask_logits": logits}
+
+
+def stage2_landmark_image(config: ModelConfig, colours: torch.Tensor, landmarks: Landmarks) -> torch.Tensor:
+    """The landmark image stage II reads: stage I's (decoded by Gl, or the target's own), or one drawn from the
+    target points with the colours of ``colours`` (x, or the warped x)."""
+    if config.stage2_landmark_image == "decoded" or config.landmark_source == "ground_truth":
+        return landmarks.image
+    return soft_landmark_image(colours, landmarks.points, landmark_radius(config.image_size))
+
+
+def expression_generator(config: ModelConfig) -> nn.Module:
+    """Stage II's Ge of the kind ``config.generator`` names."""
+    return WarpExpressionGenerator(config) if config.generator == "warp" else ExpressionGenerator(config)

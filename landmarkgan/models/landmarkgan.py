@@ -33,12 +33,13 @@ from torch import nn
 
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.models.config import NUM_LANDMARKS, REFERENCE_SIZE, ModelConfig
-from landmarkgan.models.generators import ExpressionGenerator, LandmarkGenerator, label_vector
+from landmarkgan.models.generators import Landmarks, LandmarkGenerator, expression_generator, label_vector
 from landmarkgan.models.losses import (
     discriminator_loss,
     generator_gan_loss,
     identity_loss,
     landmark_loss,
+    mask_loss,
     reconstruction_loss,
 )
 from landmarkgan.models.networks import NLayerDiscriminator, init_weights
@@ -67,7 +68,7 @@ class LandmarkGAN(nn.Module):
         # stage I exists for LandmarkGAN only; the baselines (landmark_source ground_truth / none) lack it
         self.gl = LandmarkGenerator(config) if config.has_stage1 else None
         self.dl = nn.ModuleList(self._discriminator() for _ in range(count)) if config.has_stage1 else None
-        self.ge = ExpressionGenerator(config)
+        self.ge = expression_generator(config)
         self.de = nn.ModuleList(self._discriminator() for _ in range(count))
 
     def _discriminator(self) -> NLayerDiscriminator:
@@ -145,8 +146,8 @@ class LandmarkGAN(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Stage I: (landmark image (B, C, S, S) in [-1, 1], landmarks (B, 68, 2) in pixels)."""
         self._require_stage1("generating landmarks")
-        image, points = self.gl(x, self._labels(x, le, li))
-        return image, to_pixels(points, self.config.image_size)
+        stage1 = self.gl(x, self._labels(x, le, li))
+        return stage1.image, to_pixels(stage1.points, self.config.image_size)
 
     def translate(
         self,
@@ -155,27 +156,41 @@ class LandmarkGAN(nn.Module):
         li: torch.Tensor | None = None,
         target_landmark_image: torch.Tensor | None = None,
         target_landmarks: torch.Tensor | None = None,
+        source_landmarks: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor | None]:
         """Both stages: x (B, C, S, S) in [-1, 1], target expression indices le (B,) [and intensities
-        li (B,), 0..num_intensities] -> {"landmark_image", "landmarks" (pixels), "image"}.
+        li (B,), 0..num_intensities] -> {"landmark_image", "landmarks" (pixels), "image", "warped", "mask",
+        "source_landmarks" (pixels)}.
 
-        The ground-truth baseline also takes the target's landmark image and landmarks (pixels); the
-        label-only baseline returns None for the landmarks. Runs in the current mode: call ``eval()``
-        first for outputs without dropout noise.
+        ``landmark_image`` is the one stage II read. For the warp generator, ``source_landmarks`` (pixels),
+        when given (a detector's landmarks of x), replace stage I's own estimate of them, and the target
+        landmarks become those plus stage I's displacement (its target minus its source estimate), so a
+        face keeps its own shape; ``warped`` is x warped to the target landmarks and ``mask`` the
+        refinement's blending mask (both None for the paper's generator). The ground-truth baseline also
+        takes the target's landmark image and landmarks (pixels) and the source's; the label-only baseline
+        returns None for the landmarks. Runs in the current mode: call ``eval()`` first for outputs without
+        dropout noise.
         """
         labels = self._labels(x, le, li)
-        landmark_image, points = self._landmarks(x, labels, target_landmark_image, target_landmarks)
-        image = self.ge(x, landmark_image, points, labels)
+        landmarks = self._landmarks(x, labels, target_landmark_image, target_landmarks, source_landmarks)
+        out = self.ge(x, landmarks, labels)
+        size = self.config.image_size
         return {
-            "landmark_image": landmark_image,
-            "landmarks": to_pixels(points, self.config.image_size) if points is not None else None,
-            "image": image,
+            "landmark_image": out["landmark_image"],
+            "landmarks": to_pixels(landmarks.points, size) if landmarks.points is not None else None,
+            "image": out["image"],
+            "warped": out.get("warped"),
+            "mask": out.get("mask"),
+            "source_landmarks": to_pixels(landmarks.source_points, size) if landmarks.source_points is not None else None,
         }
 
     def translate_batch(self, batch: Batch) -> dict[str, torch.Tensor | None]:
-        """:meth:`translate` on a batch of :class:`~landmarkgan.data.dataset.ExpressionPairDataset` pairs."""
+        """:meth:`translate` on a batch of :class:`~landmarkgan.data.dataset.ExpressionPairDataset` pairs: stage I's
+        own landmarks (no detector) for LandmarkGAN, the true ones for the ground-truth baseline."""
+        truth = self.config.landmark_source == "ground_truth"
         return self.translate(batch["x"], batch["target_label"], batch.get("target_intensity"),
-                              batch.get("target_landmark_image"), batch.get("target_landmarks"))
+                              batch.get("target_landmark_image"), batch.get("target_landmarks"),
+                              batch.get("source_landmarks") if truth else None)
 
     def _landmarks(
         self,
@@ -183,20 +198,32 @@ class LandmarkGAN(nn.Module):
         labels: torch.Tensor,
         target_landmark_image: torch.Tensor | None,
         target_landmarks: torch.Tensor | None,
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Ge's landmark image and points (normalised): Gl's, the target's own, or none."""
-        source = self.config.landmark_source
-        if source == "generated":
-            return self.gl(x, labels)
-        if source == "none":
-            return None, None
-        if target_landmark_image is None or target_landmarks is None:
+        source_landmarks: torch.Tensor | None = None,
+    ) -> Landmarks:
+        """Stage II's landmarks (normalised): Gl's (moved onto given source landmarks), the target's own, or none."""
+        c = self.config
+        given = None
+        if source_landmarks is not None:
+            if source_landmarks.dim() != 3 or tuple(source_landmarks.shape) != (x.shape[0], NUM_LANDMARKS, 2):
+                raise LandmarkGANError(
+                    f"source_landmarks must be ({x.shape[0]}, {NUM_LANDMARKS}, 2) pixel coordinates, got "
+                    f"{tuple(source_landmarks.shape)}")
+            given = normalise(source_landmarks.to(x.dtype), c.image_size)
+        if c.landmark_source == "generated":
+            stage1 = self.gl(x, labels)
+            if given is None or stage1.source_points is None:
+                return stage1
+            return Landmarks(stage1.image, given + (stage1.points - stage1.source_points), given)
+        if c.landmark_source == "none":
+            return Landmarks(None, None)
+        if target_landmark_image is None or target_landmarks is None or (c.generator == "warp" and given is None):
+            needs = "landmark image and landmarks" + (" and the source's landmarks" if c.generator == "warp" else "")
             raise LandmarkGANError(
-                "this is the ground-truth-landmark baseline: it needs the target's landmark image and landmarks, "
+                f"this is the ground-truth-landmark baseline: it needs the target's {needs}, "
                 "so it runs on data set pairs (landmarkgan evaluate), not on a single photo"
             )
         self._check_images("the target landmark image", target_landmark_image, x.shape[0])
-        return target_landmark_image, normalise(target_landmarks, self.config.image_size)
+        return Landmarks(target_landmark_image, normalise(target_landmarks, c.image_size), given)
 
     # -- losses -----------------------------------------------------------------------------------
     def stage1_discriminator_loss(self, batch: Batch) -> tuple[torch.Tensor, Parts]:
@@ -204,31 +231,37 @@ class LandmarkGAN(nn.Module):
         self._require_stage1("the stage I loss")
         x, labels = self._batch_inputs(batch, "target_landmark_image")
         with torch.no_grad():
-            fake, _ = self.gl(x, labels)
+            fake = self.gl(x, labels).image
         total, real_part, fake_part = discriminator_loss(
             self._judge(self.dl, batch["target_landmark_image"], x), self._judge(self.dl, fake, x)
         )
         return total, _detached(total=total, real=real_part, fake=fake_part)
 
     def stage1_generator_loss(self, batch: Batch) -> tuple[torch.Tensor, Parts]:
-        """Gl: BCE(Dl(Gl(x, le), x), 1) + lambda1 * landmark loss (pixels at 256x256)."""
+        """Gl: BCE(Dl(Gl(x, le), x), 1) + lambda1 * landmark loss (pixels at 256x256); with the warp generator
+        also lambda1 * the landmark loss of Gl's estimate of the source's own landmarks."""
         self._require_stage1("the stage I loss")
-        x, labels = self._batch_inputs(batch, "target_landmarks")
-        fake, points = self.gl(x, labels)
-        gan = generator_gan_loss(self._judge(self.dl, fake, x))
+        c = self.config
+        x, labels = self._batch_inputs(batch, "target_landmarks", *(["source_landmarks"] if c.estimates_source else []))
+        stage1 = self.gl(x, labels)
+        gan = generator_gan_loss(self._judge(self.dl, stage1.image, x))
         parts = {"gan": gan}
         total = gan
-        if self.config.landmark_loss:
-            target = normalise(batch["target_landmarks"], self.config.image_size)
-            parts["landmark"] = landmark_loss(points * REFERENCE_SIZE, target * REFERENCE_SIZE)
-            total = total + self.config.lambda1 * parts["landmark"]
+        if c.landmark_loss:
+            target = normalise(batch["target_landmarks"], c.image_size)
+            parts["landmark"] = landmark_loss(stage1.points * REFERENCE_SIZE, target * REFERENCE_SIZE)
+            total = total + c.lambda1 * parts["landmark"]
+            if stage1.source_points is not None:
+                source = normalise(batch["source_landmarks"], c.image_size)
+                parts["source_landmark"] = landmark_loss(stage1.source_points * REFERENCE_SIZE, source * REFERENCE_SIZE)
+                total = total + c.lambda1 * parts["source_landmark"]
         return total, _detached(total=total, **parts)
 
     def stage2_discriminator_loss(self, batch: Batch) -> tuple[torch.Tensor, Parts]:
         """De: 0.5 [BCE(De(y, x), 1) + BCE(De(y_hat, x), 0)]."""
         x, labels = self._batch_inputs(batch, "y")
         with torch.no_grad():
-            y_hat = self._stage2_forward(batch, x, labels)
+            y_hat = self._stage2_forward(batch, x, labels)["image"]
         total, real_part, fake_part = discriminator_loss(
             self._judge(self.de, batch["y"], x), self._judge(self.de, y_hat, x)
         )
@@ -248,21 +281,30 @@ class LandmarkGAN(nn.Module):
             )
         x, labels = self._batch_inputs(batch, "y")
         y = batch["y"]
-        y_hat = self._stage2_forward(batch, x, labels)
+        out = self._stage2_forward(batch, x, labels)
+        y_hat = out["image"]
         gan = generator_gan_loss(self._judge(self.de, y_hat, x))
         parts = {"gan": gan, "reconstruction": reconstruction_loss(y_hat.float(), y.float(), c.recon_loss)}
         total = gan + c.lambda2 * parts["reconstruction"]
         if c.identity_loss:
             parts["identity"] = identity_loss(identity_net, y, y_hat, batch.get("target_identity"))
             total = total + c.lambda3 * parts["identity"]
+        if out.get("mask") is not None:  # the warp generator
+            if c.lambda_colour:
+                parts["colour"] = reconstruction_loss(out["colour"].float(), y.float(), c.recon_loss)
+                total = total + c.lambda_colour * parts["colour"]
+            if c.lambda_mask:
+                parts["mask"] = mask_loss(out["mask_logits"], out["colour"], out["warped"], y)
+                total = total + c.lambda_mask * parts["mask"]
         return total, _detached(total=total, **parts)
 
-    def _stage2_forward(self, batch: Batch, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """y_hat = Ge([x, Gl(x, le), le]) with Gl fixed (no gradient into Gl); the baselines' landmarks instead."""
+    def _stage2_forward(self, batch: Batch, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor | None]:
+        """Ge([x, Gl(x, le), le]) with Gl fixed (no gradient into Gl); the baselines' landmarks instead."""
+        truth = self.config.landmark_source == "ground_truth"
         with torch.no_grad():
-            landmark_image, points = self._landmarks(
-                x, labels, batch.get("target_landmark_image"), batch.get("target_landmarks"))
-        return self.ge(x, landmark_image, points, labels)
+            landmarks = self._landmarks(x, labels, batch.get("target_landmark_image"), batch.get("target_landmarks"),
+                                        batch.get("source_landmarks") if truth else None)
+        return self.ge(x, landmarks, labels)
 
     @staticmethod
     def _judge(discriminators: nn.ModuleList, image: torch.Tensor, x: torch.Tensor) -> list[torch.Tensor]:
@@ -320,11 +362,11 @@ class LandmarkGAN(nn.Module):
         x = batch["x"]
         labels = self._labels(x, batch["target_label"], batch.get("target_intensity"))
         for key in needed:
-            if key == "target_landmarks":
+            if key.endswith("_landmarks"):
                 points = batch[key]
                 if points.dim() != 3 or tuple(points.shape) != (x.shape[0], NUM_LANDMARKS, 2):
                     raise LandmarkGANError(
-                        f"target_landmarks must be ({x.shape[0]}, {NUM_LANDMARKS}, 2) pixel coordinates, got {tuple(points.shape)}"
+                        f"{key} must be ({x.shape[0]}, {NUM_LANDMARKS}, 2) pixel coordinates, got {tuple(points.shape)}"
                     )
             else:
                 self._check_images(key, batch[key], x.shape[0])

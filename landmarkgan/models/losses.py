@@ -59,6 +59,16 @@ def identity_loss(
     return F.l1_loss(fake.float(), target_features.float())
 
 
+def mask_loss(logits: torch.Tensor, colour: torch.Tensor, warped: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The warp generator's mask loss: binary cross-entropy between the blending mask (its ``logits``, (B, 1, H, W))
+    and where its colour image is closer to the real target than the warped face (per pixel, mean absolute
+    difference over the channels; a fixed target, no gradient). Computed in float32."""
+    with torch.no_grad():
+        better = ((colour.float() - target.float()).abs().mean(1, keepdim=True)
+                  < (warped.float() - target.float()).abs().mean(1, keepdim=True)).float()
+    return F.binary_cross_entropy_with_logits(logits.float(), better)
+
+
 def generator_gan_loss(fake_predictions: Sequence[torch.Tensor]) -> torch.Tensor:
     """The generator's adversarial loss BCE(D(fake), 1), averaged over the stage's discriminators."""
     return torch.stack([_gan_loss(p, True) for p in fake_predictions]).mean()

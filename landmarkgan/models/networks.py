@@ -69,6 +69,7 @@ class UnetSkipConnectionBlock(nn.Module):
         norm: str = "batch",
         use_dropout: bool = False,
         extra_nc: int = 0,
+        tanh: bool = True,
     ) -> None:
         super().__init__()
         self.outermost, self.innermost = outermost, innermost
@@ -77,7 +78,8 @@ class UnetSkipConnectionBlock(nn.Module):
         downconv = nn.Conv2d(input_nc, inner_nc, kernel_size=4, stride=2, padding=1, bias=bias)
         if outermost:
             down = [downconv]
-            up = [nn.ReLU(True), nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1), nn.Tanh()]
+            up = [nn.ReLU(True), nn.ConvTranspose2d(inner_nc * 2, outer_nc, kernel_size=4, stride=2, padding=1)]
+            up += [nn.Tanh()] if tanh else []
         elif innermost:
             down = [nn.LeakyReLU(0.2, True), downconv]
             up = [nn.ReLU(True), nn.ConvTranspose2d(inner_nc + extra_nc, outer_nc, 4, 2, 1, bias=bias), norm_layer(outer_nc)]
@@ -94,7 +96,8 @@ Bottleneck = Callable[[torch.Tensor], torch.Tensor]
 
 
 class UnetGenerator(nn.Module):
-    """pix2pix U-Net: ``num_downs`` levels (8 = unet_256 at 256x256, bottleneck 1x1), Tanh output.
+    """pix2pix U-Net: ``num_downs`` levels (8 = unet_256 at 256x256, bottleneck 1x1), Tanh output (raw with
+    ``tanh=False``, for callers that give channels their own activations).
 
     Levels from the outside in: input_nc -> ngf -> 2 ngf -> 4 ngf -> 8 ngf, then ``num_downs - 5``
     levels of 8 ngf with dropout (when ``use_dropout``), then the innermost 8 ngf level.
@@ -111,12 +114,13 @@ class UnetGenerator(nn.Module):
         norm: str = "batch",
         use_dropout: bool = False,
         extra_nc: int = 0,
+        tanh: bool = True,
     ) -> None:
         super().__init__()
         if num_downs < 5:
             raise LandmarkGANError(f"a U-Net needs at least 5 downsamplings (images of 32x32 or more), got {num_downs}")
         self.input_nc, self.num_downs = input_nc, num_downs
-        blocks = [UnetSkipConnectionBlock(output_nc, ngf, input_nc=input_nc, outermost=True, norm=norm)]
+        blocks = [UnetSkipConnectionBlock(output_nc, ngf, input_nc=input_nc, outermost=True, norm=norm, tanh=tanh)]
         blocks += [UnetSkipConnectionBlock(ngf * m, ngf * 2 * m, norm=norm) for m in (1, 2, 4)]
         blocks += [UnetSkipConnectionBlock(ngf * 8, ngf * 8, norm=norm, use_dropout=use_dropout) for _ in range(num_downs - 5)]
         blocks.append(UnetSkipConnectionBlock(ngf * 8, ngf * 8, innermost=True, norm=norm, extra_nc=extra_nc))

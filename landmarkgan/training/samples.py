@@ -1,4 +1,4 @@
-"""Sample grids for people: one row per pair, columns source | generated landmarks | output | target."""
+"""Sample grids for people: one row per pair, columns source | generated landmarks | [warped |] output | target."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from landmarkgan.data.dataset import to_uint8
 
 
 def sample_grid(batch: dict[str, torch.Tensor], output: dict[str, torch.Tensor], pad: int = 2) -> np.ndarray:
-    """Tile source, generated landmark image, generated face and target face for every pair."""
+    """Tile source, generated landmark image, warped face (warp generator), generated face and target face for
+    every pair."""
     landmark_image = output["landmark_image"]
     if landmark_image is None:  # the label-only baseline: a white column
         landmark_image = torch.ones_like(output["image"])
-    columns = [to_uint8(batch["x"]), to_uint8(landmark_image), to_uint8(output["image"]), to_uint8(batch["y"])]
+    warped = [to_uint8(output["warped"])] if output.get("warped") is not None else []
+    columns = [to_uint8(batch["x"]), to_uint8(landmark_image), *warped, to_uint8(output["image"]), to_uint8(batch["y"])]
     b, h, w, _ = columns[0].shape
     grid = np.full((b * (h + pad) + pad, len(columns) * (w + pad) + pad, 3), 255, np.uint8)
     for row in range(b):
