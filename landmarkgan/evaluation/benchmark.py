@@ -15,11 +15,12 @@ import numpy as np
 
 from landmarkgan.data.images import save_image
 from landmarkgan.errors import LandmarkGANError
-from landmarkgan.evaluation.evaluate import Evaluation, evaluate, markdown_table
+from landmarkgan.evaluation.evaluate import REFERENCES, Evaluation, evaluate, markdown_table
 from landmarkgan.inference.sheets import make_sheet
 from landmarkgan.training.checkpoint import latest_checkpoint, load_checkpoint
 from landmarkgan.training.config import Config
 
+WARP = ["model.generator=warp", "model.stage2_landmark_image=drawn"]
 # key -> (name in tables, overrides of the base config)
 VARIANTS: dict[str, tuple[str, list[str]]] = {
     "pix2pix": ("pix2pix-style, labels only (no landmarks)", ["model.landmark_source=none"]),
@@ -33,9 +34,15 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "labels-gl": ("labels to Gl only", ["model.label_to=gl"]),
     "labels-ge": ("labels to Ge only", ["model.label_to=ge"]),
     "no-soft-crops": ("w/o soft-crops", ["model.soft_crops=false"]),
+    "drawn": ("LandmarkGAN, Ge reads the landmark image drawn from Gl's points", ["model.stage2_landmark_image=drawn"]),
+    "warp": ("LandmarkGAN + warp-and-refine stage II (ours)", WARP),
+    "warp-decoded": ("warp-and-refine, reading Gl's decoded landmark image", [*WARP, "model.stage2_landmark_image=decoded"]),
+    "warp-l12": ("warp-and-refine with the paper's L1,2 loss", [*WARP, "model.recon_loss=l12"]),
 }
+# whose warp the "warp only" reference row shows: the first of these that runs (else the first variant)
+REFERENCE_VARIANTS = ("warp", "landmarkgan")
 TABLE_METRICS = ["psnr", "ssim", "fid", "landmark_l2_detected", "landmark_l2_model", "face_detected",
-                 "verification_rate", "expression_accuracy"]
+                 "verification_rate", "expression_accuracy", "expression_accuracy_changed"]
 
 
 def run_benchmark(
@@ -72,6 +79,7 @@ def run_benchmark(
                                      progress=progress)
         save_classifier(classifier, classifier_file)
 
+    reference = next((k for k in REFERENCE_VARIANTS if k in keys), keys[0])
     results: dict[str, Evaluation] = {}
     for key in keys:
         name, overrides = VARIANTS[key]
@@ -83,7 +91,8 @@ def run_benchmark(
             Trainer(config, resume=done is not None, progress_bar=progress).train()
         print(f"== evaluating {name}", flush=True)
         results[name] = evaluate(load_model(run), data, num_pairs=num_pairs, device=device, classifier=classifier,
-                                 identity=identity, perceptual=perceptual, progress=progress)
+                                 identity=identity, perceptual=perceptual, references=key == reference,
+                                 progress=progress)
         results[name].write(run / "evaluation", title=name)
     write_benchmark(results, base, out, num_pairs)
     return results
@@ -106,12 +115,14 @@ def write_benchmark(results: dict[str, Evaluation], base: Config, out: Path, num
              f"batch {base.train.batch_size}, {base.train.max_steps} steps, seed {base.train.seed}; "
              f"{num_pairs or 'all'} test pairs of held-out subjects. Columns of benchmark.png: input, ground truth, "
              "then the variants in table order.")
-    shown = [k for k in TABLE_METRICS if any(np.isfinite(r.metrics.get(k, np.nan)) for r in results.values())]
-    numbered = {f"({i + 1}) {name}": r for i, (name, r) in enumerate(results.items())}
-    (out / "benchmark.md").write_text(markdown_table(numbered, shown) + "\n" + setup + "\n")
+    references = next((r.references for r in results.values() if r.references), {})
+    rows = {REFERENCES[k]: values for k, values in references.items()}
+    rows |= {f"({i + 1}) {name}": r.metrics for i, (name, r) in enumerate(results.items())}
+    shown = [k for k in TABLE_METRICS if any(np.isfinite(r.get(k, np.nan)) for r in rows.values())]
+    (out / "benchmark.md").write_text(markdown_table(rows, shown) + "\n" + setup + "\n")
     (out / "benchmark.json").write_text(json.dumps(
-        {"setup": setup, "results": {n: {"metrics": r.metrics, "notes": r.notes} for n, r in results.items()}},
-        indent=1))
+        {"setup": setup, "references": references,
+         "results": {n: {"metrics": r.metrics, "notes": r.notes} for n, r in results.items()}}, indent=1))
     save_image(variants_sheet(results), out / "benchmark.png")
 
 

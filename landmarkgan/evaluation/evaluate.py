@@ -39,9 +39,13 @@ from landmarkgan.evaluation.metrics import landmark_l2_distance, psnr, ssim
 from landmarkgan.inference.sheets import make_sheet
 from landmarkgan.landmarks.drawing import draw_landmarks
 from landmarkgan.models.landmarkgan import LandmarkGAN
+from landmarkgan.models.pdm import normalise
+from landmarkgan.models.warp import warp
 
 DETECTION_SIZE = 256  # generated faces are upscaled to at least this side before dlib looks for them
 SHEET_PAIRS = 8
+# the do-nothing references every table shows: a model that does not beat them has learned nothing useful
+REFERENCES = {"copy": "copy the input (reference)", "warp": "warp only, no refinement (reference)"}
 # name -> (label in tables, format, higher is better)
 METRICS: dict[str, tuple[str, str, bool]] = {
     "psnr": ("PSNR (dB)", ".2f", True),
@@ -55,6 +59,7 @@ METRICS: dict[str, tuple[str, str, bool]] = {
     "verification_rate": ("face verification", ".3f", True),
     "identity_distance": ("identity distance", ".3f", False),
     "expression_accuracy": ("expression accuracy", ".3f", True),
+    "expression_accuracy_changed": ("expression accuracy, changed expression", ".3f", True),
     "real_expression_accuracy": ("expression accuracy, real test faces", ".3f", True),
 }
 
@@ -68,13 +73,19 @@ class Evaluation:
     pairs: list[dict] = field(default_factory=list)
     sheet: np.ndarray | None = None
     examples: dict[str, list[np.ndarray]] = field(default_factory=dict)  # input/output/target of the first pairs
+    references: dict[str, dict[str, float]] = field(default_factory=dict)  # REFERENCES key -> their metrics
+
+    def rows(self, title: str = "model") -> dict[str, dict[str, float]]:
+        """Table rows: the do-nothing references first (when scored), then the model."""
+        return {**{REFERENCES[k]: m for k, m in self.references.items()}, title: self.metrics}
 
     def write(self, out: str | os.PathLike, title: str = "") -> Path:
         """``metrics.md``, ``metrics.json``, ``metrics.csv``, ``pairs.csv`` and ``comparison.png`` in ``out``."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "metrics.md").write_text(markdown_table({title or "model": self}) + "\n" + notes_text(self.notes))
-        (out / "metrics.json").write_text(json.dumps({"metrics": self.metrics, "notes": self.notes}, indent=1))
+        (out / "metrics.md").write_text(markdown_table(self.rows(title or "model")) + "\n" + notes_text(self.notes))
+        (out / "metrics.json").write_text(json.dumps(
+            {"metrics": self.metrics, "notes": self.notes, "references": self.references}, indent=1))
         with open(out / "metrics.csv", "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(list(self.metrics))
@@ -89,15 +100,15 @@ class Evaluation:
         return out
 
 
-def markdown_table(results: dict[str, Evaluation], metrics: list[str] | None = None) -> str:
-    """One row per model, one column per metric (those computed for at least one model)."""
-    names = metrics or [m for m in METRICS if any(math.isfinite(r.metrics.get(m, math.nan)) for r in results.values())]
+def markdown_table(rows: dict[str, dict[str, float]], metrics: list[str] | None = None) -> str:
+    """One row per model (title -> its metrics), one column per metric (those computed for at least one row)."""
+    names = metrics or [m for m in METRICS if any(math.isfinite(r.get(m, math.nan)) for r in rows.values())]
     header = "| model | " + " | ".join(f"{METRICS[m][0]} {'↑' if METRICS[m][2] else '↓'}" for m in names) + " |"
     lines = [header, "|---|" + "---:|" * len(names)]
-    for title, result in results.items():
+    for title, result in rows.items():
         cells = []
         for m in names:
-            value = result.metrics.get(m, math.nan)
+            value = result.get(m, math.nan)
             cells.append(format(value, METRICS[m][1]) if math.isfinite(value) else "n/a")
         lines.append(f"| {title} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -119,6 +130,7 @@ def evaluate(
     classifier: object | None = None,
     identity: bool = True,
     perceptual: bool = True,
+    references: bool = True,
     progress: bool = True,
 ) -> Evaluation:
     """Evaluate ``model`` on ``split`` pairs of ``data`` (all of them, or a seeded sample of ``num_pairs``).
@@ -126,61 +138,119 @@ def evaluate(
     ``classifier`` is a trained :class:`~landmarkgan.evaluation.expression_classifier.ExpressionClassifier`
     over the model's expressions, or None to leave expression accuracy out. ``identity=False`` skips
     dlib (detected landmarks and verification); ``perceptual=False`` skips LPIPS, IS and FID.
+    ``references`` also scores the two do-nothing references of :data:`REFERENCES` on the same pairs.
     """
     device = torch.device(device)
     model = model.to(device).eval()
     size = model.config.image_size
     dataset = ExpressionPairDataset(data, split=split, image_size=size, pairs="sample" if num_pairs else "all",
                                     num_pairs=num_pairs, seed=seed, expressions=model.config.expressions)
-    sources, generated, targets, landmark_images, predicted, truth, labels = [], [], [], [], [], [], []
+    sources, generated, warped, targets, landmark_images, predicted, truth, labels, changed = ([] for _ in range(9))
     loader = DataLoader(dataset, batch_size=batch_size, generator=torch.Generator())
     for batch in tqdm(loader, desc="translating test pairs", unit="batch", disable=not progress):
         batch = {k: v.to(device) for k, v in batch.items()}
         out = model.translate_batch(batch)
+        n = len(batch["x"])
         generated += list(to_uint8(out["image"]))
         sources += list(to_uint8(batch["x"]))
         targets += list(to_uint8(batch["y"]))
-        landmark_images += list(to_uint8(out["landmark_image"])) if out["landmark_image"] is not None else [None] * len(batch["x"])
-        predicted += list(out["landmarks"].float().cpu().numpy()) if out["landmarks"] is not None else [None] * len(batch["x"])
+        if references:
+            warped += list(to_uint8(out["warped"] if out["warped"] is not None else warp_only(model, batch, out)))
+        landmark_images += list(to_uint8(out["landmark_image"])) if out["landmark_image"] is not None else [None] * n
+        predicted += list(out["landmarks"].float().cpu().numpy()) if out["landmarks"] is not None else [None] * n
         truth += list(batch["target_landmarks"].cpu().numpy())
         labels += batch["target_label"].cpu().tolist()
+        changed += (batch["target_label"] != batch["source_label"]).cpu().tolist()
 
-    metrics = {m: math.nan for m in METRICS}
     notes: dict[str, str] = {}
     pairs = [{"source": dataset.samples[int(i)].image, "target": dataset.samples[int(j)].image,
               "expression": dataset.expressions[labels[k]]} for k, (i, j) in enumerate(dataset.pairs)]
-    for k, (g, t) in enumerate(zip(generated, targets)):
-        pairs[k]["psnr"], pairs[k]["ssim"] = psnr(g, t), ssim(g, t)
-    metrics["psnr"] = float(np.mean([p["psnr"] for p in pairs if math.isfinite(p["psnr"])]))
-    metrics["ssim"] = float(np.mean([p["ssim"] for p in pairs]))
+    scorer = _Scorer(targets, truth, labels, changed, size, dataset, classifier, identity, perceptual, device, progress)
+    metrics = scorer.score(generated, notes, pairs)
     if predicted[0] is not None:
         for k, (p, t) in enumerate(zip(predicted, truth)):
             pairs[k]["landmark_l2_model"] = landmark_l2_distance(p, t, size)
         metrics["landmark_l2_model"] = float(np.mean([p["landmark_l2_model"] for p in pairs]))
     else:
         notes["landmark_l2_model"] = "this model generates no landmarks"
-
-    if identity:
-        _identity_metrics(generated, targets, truth, size, metrics, pairs, progress)
-    else:
-        notes["landmark_l2_detected"] = notes["verification_rate"] = "dlib left out (--no-identity)"
     if classifier is not None:
-        _expression_metrics(classifier, generated, labels, dataset, metrics)
-    else:
-        notes["expression_accuracy"] = "no expression classifier"
-    if perceptual:
-        _perceptual_metrics(generated, targets, metrics, notes, device, progress)
-    else:
-        notes["lpips"] = notes["inception_score"] = notes["fid"] = "left out (--no-perceptual)"
-    sheet = comparison_sheet(sources, landmark_images, predicted, generated, targets,
+        metrics["real_expression_accuracy"] = scorer.real_accuracy()
+    reference_metrics = {}
+    if references:
+        for key, images in (("copy", sources), ("warp", warped)):
+            reference_metrics[key] = scorer.score(images, {}, None)
+    sheet = comparison_sheet(sources, landmark_images, predicted, warped or None, generated, targets,
                              [p["expression"] for p in pairs])
     n = min(SHEET_PAIRS, len(generated))
     examples = {"input": sources[:n], "output": generated[:n], "target": targets[:n]}
-    return Evaluation(metrics, notes, pairs, sheet, examples)
+    return Evaluation(metrics, notes, pairs, sheet, examples, reference_metrics)
+
+
+def warp_only(model: LandmarkGAN, batch: dict[str, torch.Tensor], out: dict[str, torch.Tensor | None]) -> torch.Tensor:
+    """The "warp only" reference for a model without a warp generator: x warped (our TPS, no refinement) from
+    its true landmarks to the target landmarks the model generated (the true target landmarks when it generates
+    none)."""
+    size = model.config.image_size
+    target = out["landmarks"] if out["landmarks"] is not None else batch["target_landmarks"]
+    return warp(batch["x"], normalise(batch["source_landmarks"], size), normalise(target.float(), size),
+                grid=max(size // 2, 32), regularisation=model.config.warp_regularisation)
+
+
+class _Scorer:
+    """The image metrics of one set of generated faces against the real targets of the evaluated pairs."""
+
+    def __init__(self, targets, truth, labels, changed, size, dataset, classifier, identity, perceptual, device,
+                 progress) -> None:
+        self.targets, self.truth, self.size, self.dataset = targets, truth, size, dataset
+        self.labels, self.changed = torch.tensor(labels), torch.tensor(changed, dtype=torch.bool)
+        self.classifier, self.identity, self.perceptual = classifier, identity, perceptual
+        self.device, self.progress = device, progress
+        if classifier is not None and list(classifier.classes) != list(dataset.expressions):
+            raise LandmarkGANError(
+                f"the expression classifier knows {list(classifier.classes)} but the model {list(dataset.expressions)}"
+            )
+
+    def score(self, generated: list[np.ndarray], notes: dict[str, str], pairs: list[dict] | None) -> dict[str, float]:
+        """Metrics of ``generated`` (NaN where not computed, with a note why); per-pair values go into ``pairs``."""
+        metrics = {m: math.nan for m in METRICS}
+        values = [(psnr(g, t), ssim(g, t)) for g, t in zip(generated, self.targets)]
+        metrics["psnr"] = float(np.mean([v[0] for v in values if math.isfinite(v[0])]))
+        metrics["ssim"] = float(np.mean([v[1] for v in values]))
+        for k, (p, q) in enumerate(values if pairs is not None else []):
+            pairs[k]["psnr"], pairs[k]["ssim"] = p, q
+        if self.identity:
+            _identity_metrics(generated, self.targets, self.truth, self.size, metrics, pairs, self.progress)
+        else:
+            notes["landmark_l2_detected"] = notes["verification_rate"] = "dlib left out (--no-identity)"
+        if self.classifier is not None:
+            from landmarkgan.evaluation.expression_classifier import predict
+
+            images = torch.stack([to_tensor(g) for g in generated])
+            right = predict(self.classifier, images).cpu() == self.labels
+            metrics["expression_accuracy"] = right.double().mean().item()
+            if self.changed.any():
+                metrics["expression_accuracy_changed"] = right[self.changed].double().mean().item()
+        else:
+            notes["expression_accuracy"] = "no expression classifier"
+        if self.perceptual:
+            _perceptual_metrics(generated, self.targets, metrics, notes, self.device, self.progress)
+        else:
+            notes["lpips"] = notes["inception_score"] = notes["fid"] = "left out (--no-perceptual)"
+        return metrics
+
+    def real_accuracy(self) -> float:
+        """The classifier's accuracy on the real test faces of the evaluated pairs (the reference)."""
+        from landmarkgan.evaluation.expression_classifier import accuracy
+
+        dataset = self.dataset
+        test_rows = sorted({int(j) for j in dataset.pairs[:, 1]})
+        real = torch.stack([to_tensor(dataset.face(j)[0]) for j in test_rows])
+        real_labels = torch.tensor([dataset.expressions.index(dataset.samples[j].expression) for j in test_rows])
+        return accuracy(self.classifier, real, real_labels)
 
 
 def _identity_metrics(generated, targets, truth, size, metrics, pairs, progress) -> None:
-    """Detected-landmark L2 and face verification, both with dlib."""
+    """Detected-landmark L2 and face verification, both with dlib (per-pair values into ``pairs`` unless None)."""
     from landmarkgan.evaluation.identity_metrics import face_descriptors, identity_report
     from landmarkgan.landmarks.detector import FaceLandmarkDetector
 
@@ -191,10 +261,9 @@ def _identity_metrics(generated, targets, truth, size, metrics, pairs, progress)
         big = np.asarray(Image.fromarray(image).resize((size * scale, size * scale), Image.Resampling.BICUBIC))
         found = detector.detect(big)
         detected.append((found[0].landmarks + 0.5) / scale - 0.5 if found else None)
-    for k, (d, t) in enumerate(zip(detected, truth)):
-        pairs[k]["landmark_l2_detected"] = landmark_l2_distance(d, t, size) if d is not None else math.nan
-    found = [p["landmark_l2_detected"] for p in pairs if math.isfinite(p["landmark_l2_detected"])]
-    metrics["face_detected"] = len(found) / len(pairs)
+    distances = [landmark_l2_distance(d, t, size) if d is not None else math.nan for d, t in zip(detected, truth)]
+    found = [d for d in distances if math.isfinite(d)]
+    metrics["face_detected"] = len(found) / len(distances)
     metrics["landmark_l2_detected"] = float(np.mean(found)) if found else math.nan
     # both faces are cut into dlib's chip with the target's true landmarks: a generated face belongs in the
     # target's place, and every pair gets a score (also when dlib cannot find the generated face)
@@ -203,24 +272,9 @@ def _identity_metrics(generated, targets, truth, size, metrics, pairs, progress)
     report = identity_report(fake, real)
     metrics["verification_rate"] = report.verification_rate
     metrics["identity_distance"] = report.mean_distance
-    distances = np.linalg.norm(fake - real, axis=1)
-    for k, d in enumerate(distances):
-        pairs[k]["identity_distance"] = float(d)
-
-
-def _expression_metrics(classifier, generated, labels, dataset: ExpressionPairDataset, metrics) -> None:
-    from landmarkgan.evaluation.expression_classifier import accuracy
-
-    if list(classifier.classes) != list(dataset.expressions):
-        raise LandmarkGANError(
-            f"the expression classifier knows {list(classifier.classes)} but the model {list(dataset.expressions)}"
-        )
-    images = torch.stack([to_tensor(g) for g in generated])
-    metrics["expression_accuracy"] = accuracy(classifier, images, torch.tensor(labels))
-    test_rows = sorted({int(j) for j in dataset.pairs[:, 1]})
-    real = torch.stack([to_tensor(dataset.face(j)[0]) for j in test_rows])
-    real_labels = torch.tensor([dataset.expressions.index(dataset.samples[j].expression) for j in test_rows])
-    metrics["real_expression_accuracy"] = accuracy(classifier, real, real_labels)
+    if pairs is not None:
+        for k, (d, i) in enumerate(zip(distances, np.linalg.norm(fake - real, axis=1))):
+            pairs[k]["landmark_l2_detected"], pairs[k]["identity_distance"] = d, float(i)
 
 
 def _perceptual_metrics(generated, targets, metrics, notes, device, progress) -> None:
@@ -247,12 +301,12 @@ def _perceptual_metrics(generated, targets, metrics, notes, device, progress) ->
         notes["fid"] = str(e)
 
 
-def comparison_sheet(sources, landmark_images, predicted, generated, targets, expressions) -> np.ndarray:
-    """input | generated landmarks | output | ground truth, for the first pairs."""
+def comparison_sheet(sources, landmark_images, predicted, warped, generated, targets, expressions) -> np.ndarray:
+    """input | generated landmarks | warp only (when given) | output | ground truth, for the first pairs."""
     rows = []
     for k in range(min(SHEET_PAIRS, len(generated))):
         canvas = landmark_images[k] if landmark_images[k] is not None else np.full_like(generated[k], 255)
         marks = draw_landmarks(canvas, predicted[k]) if predicted[k] is not None else canvas
-        rows.append([sources[k], marks, generated[k], targets[k]])
-    return make_sheet(rows, ["input", "generated landmarks", "output", "ground truth"],
-                      expressions[: len(rows)], cell_size=max(128, generated[0].shape[0]))
+        rows.append([sources[k], marks, *([warped[k]] if warped else []), generated[k], targets[k]])
+    columns = ["input", "generated landmarks", *(["warp only"] if warped else []), "output", "ground truth"]
+    return make_sheet(rows, columns, expressions[: len(rows)], cell_size=max(128, generated[0].shape[0]))
