@@ -198,13 +198,21 @@ class LandmarkGANPipeline:
 
     # -- translation ---------------------------------------------------------------------------------
     @torch.no_grad()
-    def translate_faces(self, faces: np.ndarray, labels: Sequence[tuple[str, int]]) -> list[Translation]:
-        """Translate aligned faces (N, S, S, 3) uint8, face k to ``labels[k]``, in one batch."""
+    def translate_faces(self, faces: np.ndarray, labels: Sequence[tuple[str, int]],
+                        source_landmarks: np.ndarray | None = None) -> list[Translation]:
+        """Translate aligned faces (N, S, S, 3) uint8, face k to ``labels[k]``, in one batch.
+
+        ``source_landmarks`` (N, 68, 2), the faces' own landmarks from a detector, let the warp generator move
+        each face from where its features really are, by stage I's displacement, so it keeps its own shape;
+        without them stage I's estimate of the source landmarks is used.
+        """
         x = torch.stack([to_tensor(f) for f in faces]).to(self.device)
         checked = [self.check_label(e, i) for e, i in labels]
         le = torch.tensor([self.expressions.index(e) for e, _ in checked], device=self.device)
         li = torch.tensor([i for _, i in checked], device=self.device)
-        out = self.model.translate(x, le, li)
+        given = None if source_landmarks is None else torch.as_tensor(
+            np.asarray(source_landmarks, dtype=np.float32), device=self.device)
+        out = self.model.translate(x, le, li, source_landmarks=given)
         images, landmark_images = to_uint8(out["image"]), to_uint8(out["landmark_image"])
         points = out["landmarks"].float().cpu().numpy()
         return [Translation(e, i, images[k], points[k], landmark_images[k], np.asarray(faces[k]))
@@ -215,7 +223,7 @@ class LandmarkGANPipeline:
         """Translate one face to ``expression`` (at ``intensity`` 1..4 when the model controls it)."""
         label = self.check_label(expression, intensity)
         face = self.prepare(image, align)
-        result = self.translate_faces(face.face[None], [label])[0]
+        result = self.translate_faces(face.face[None], [label], _stacked(face.landmarks, 1))[0]
         result.source_landmarks, result.matrix = face.landmarks, face.matrix
         return result
 
@@ -223,10 +231,16 @@ class LandmarkGANPipeline:
         """Translate one face to every expression (and intensity) the model knows, in :meth:`labels` order."""
         face = self.prepare(image, align)
         labels = self.labels()
-        results = self.translate_faces(np.repeat(face.face[None], len(labels), axis=0), labels)
+        results = self.translate_faces(np.repeat(face.face[None], len(labels), axis=0), labels,
+                                       _stacked(face.landmarks, len(labels)))
         for r in results:
             r.source_landmarks, r.matrix = face.landmarks, face.matrix
         return results
+
+
+def _stacked(landmarks: np.ndarray | None, count: int) -> np.ndarray | None:
+    """One face's landmarks repeated for a batch of ``count`` translations (None stays None)."""
+    return None if landmarks is None else np.repeat(np.asarray(landmarks)[None], count, axis=0)
 
 
 def _pixels(image: ImageInput) -> np.ndarray:
