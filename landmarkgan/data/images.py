@@ -16,13 +16,14 @@ runs Ghostscript, and a long tail of rare formats) are never tried on a user's f
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import ExifTags, Image, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from landmarkgan.errors import LandmarkGANError
 
@@ -30,9 +31,18 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".p
 FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP", "PPM", "GIF")
 MAX_PIXELS = 50_000_000  # refuse decompression bombs long before memory runs out
 MIN_SIDE = 16  # no face fits in fewer pixels
+EXIF_ORIENTATION = 0x0112
 
-# Our own budget, checked from the header, is far below Pillow's; its warning would only repeat it.
+# Pillow's warnings about a damaged file ("Corrupt EXIF data", "Truncated File Read") would print around
+# our one-line answer, and its decompression bomb warning repeats our own, lower, budget.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+# Likewise its log errors (a damaged TIFF header), which Python prints to stderr when logging is not set up.
+logging.getLogger("PIL").addHandler(logging.NullHandler())
+
+class ImageTooLarge(LandmarkGANError):
+    """An image with more pixels than the budget (the web server answers it with 413)."""
+
 
 _ORIENTATION = {  # EXIF orientation -> the transpose that makes the image upright (as ImageOps.exif_transpose)
     2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
@@ -65,7 +75,7 @@ def check_size(width: int, height: int, name: str, max_pixels: int | None = MAX_
             f"{name} is {width}x{height} pixels; a face image needs at least {MIN_SIDE} pixels on each side"
         )
     if max_pixels is not None and width * height > max_pixels:
-        raise LandmarkGANError(
+        raise ImageTooLarge(
             f"{name} is {width}x{height} pixels ({width * height / 1e6:.1f} megapixels), more than the limit of "
             f"{max_pixels / 1e6:g} megapixels; downscale it first"
         )
@@ -80,7 +90,7 @@ def to_rgb(image: Image.Image, name: str = "the image", max_pixels: int | None =
     check_size(image.width, image.height, name, max_pixels)
     try:
         image.load()
-        upright = _ORIENTATION.get(image.getexif().get(ExifTags.Base.Orientation))
+        upright = _ORIENTATION.get(image.getexif().get(EXIF_ORIENTATION))
         if upright is not None:
             image = image.transpose(upright)
         return _rgb_pixels(image)
@@ -122,7 +132,7 @@ def _decode(source: Path | io.BytesIO, name: str, max_pixels: int) -> np.ndarray
     except Image.DecompressionBombError as e:  # Pillow's own limit, far above ours: say ours
         found = re.search(r"\((\d+) pixels\)", str(e))
         size = f"{int(found.group(1)) / 1e6:,.0f} megapixels" if found else "far too large"
-        raise LandmarkGANError(
+        raise ImageTooLarge(
             f"{name} is {size}, more than the limit of {max_pixels / 1e6:g} megapixels; downscale it first"
         ) from None
     except UnidentifiedImageError:
