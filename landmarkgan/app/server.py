@@ -6,7 +6,7 @@ Routes: ``/`` the page, ``/api/info`` what the model knows and the bundled sampl
 overlay and translated face as PNG data URLs and the 68 landmarks.
 
 Every error is ``{"error": message}``: 400 for a bad field, image or face, 404 for an unknown
-address, 413 for an upload that is too large, 422 for a request that is not the form,
+address, 413 for an upload of too many bytes or pixels, 422 for a request that is not the form,
 503 while the server is busy. The server keeps serving.
 
 Memory stays bounded: one request at a time decodes and translates (the model and dlib are
@@ -17,6 +17,7 @@ later ones are turned away; uploads are refused from their header above ``MAX_PI
 from __future__ import annotations
 
 import base64
+import ctypes
 import io
 import re
 import threading
@@ -33,7 +34,7 @@ from PIL import Image
 from starlette.exceptions import HTTPException
 
 from landmarkgan.assets import asset_path
-from landmarkgan.data.images import decode_image, load_image
+from landmarkgan.data.images import ImageTooLarge, decode_image, load_image
 from landmarkgan.errors import LandmarkGANError, quoted
 from landmarkgan.inference.pipeline import LandmarkGANPipeline
 from landmarkgan.inference.sheets import translation_sheet
@@ -43,6 +44,7 @@ MAX_UPLOAD_BYTES = 20 * 2**20
 MAX_PIXELS = 24_000_000  # an upload's pixel budget (a 6000 x 4000 photo), below the 50 Mpx of files
 WAITING = 8  # requests that may wait for the translation slot; more are answered 503
 STATIC = Path(__file__).resolve().parent / "static"
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 _FLAGS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
@@ -118,7 +120,22 @@ def form_intensity(value: str, levels: list[int]) -> int | None:
     return int(text)
 
 
+def return_large_blocks() -> None:
+    """Make glibc's malloc give blocks of 1 MB or more back to the system as soon as they are freed.
+
+    By default glibc raises its mmap threshold after the first large free, so later decoded photos land
+    in per-thread heaps that keep their pages, and the server would stay at its peak memory for good.
+    Elsewhere (another C library) nothing is changed.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.mallopt(M_MMAP_THRESHOLD, 2**20)
+
+
 def create_app(pipe: LandmarkGANPipeline, waiting: int = WAITING) -> FastAPI:
+    return_large_blocks()
     app = FastAPI(title="LandmarkGAN", docs_url=None, redoc_url=None, openapi_url=None)
     samples = {s.name: s for s in bundled_samples()}
     pipes = {kind: pipe.with_detector(kind) for kind in DETECTORS}
@@ -203,6 +220,8 @@ def create_app(pipe: LandmarkGANPipeline, waiting: int = WAITING) -> FastAPI:
                     "image_png": png_data_url(result.image),
                     "landmarks": result.to_json(),
                 }
+        except ImageTooLarge as e:
+            return error(str(e), 413)
         except LandmarkGANError as e:
             return error(str(e))
         except Busy:
