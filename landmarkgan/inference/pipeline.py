@@ -187,7 +187,7 @@ class LandmarkGANPipeline:
         if isinstance(image, torch.Tensor):
             return AlignedInput(self._tensor_face(image))
         what = what or (str(image) if isinstance(image, (str, os.PathLike)) else "the image")
-        pixels = _pixels(image, what)
+        pixels = _pixels(image)
         size = self.image_size
         if not align:
             if abs(pixels.shape[0] - pixels.shape[1]) > 0.02 * max(pixels.shape[:2]):
@@ -255,6 +255,24 @@ class LandmarkGANPipeline:
         return results
 
 
+def _pixels(image: ImageInput) -> np.ndarray:
+    """Any supported image input (path, PIL image, array) as RGB uint8 (H, W, 3)."""
+    if isinstance(image, (str, os.PathLike)):
+        return load_image(image)
+    if isinstance(image, Image.Image):
+        return to_rgb(image)
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8:
+            raise LandmarkGANError(f"image arrays must be uint8 0..255, got {image.dtype}")
+        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
+            raise LandmarkGANError(f"image arrays must be (H, W, 3) RGB or (H, W) grey, got shape {image.shape}")
+        check_size(image.shape[1], image.shape[0], "the image", max_pixels=None)
+        if image.ndim == 2 or image.shape[2] == 1:
+            return np.repeat(image.reshape(image.shape[:2])[..., None], 3, axis=2)
+        return np.ascontiguousarray(image[..., :3])
+    raise LandmarkGANError(f"cannot read a {type(image).__name__} as an image; pass a path, PIL image, array or tensor")
+
+
 def _checked_detector(detector: str | object) -> str | object:
     """A detector name, checked, or a detector object (anything with ``detect_one``)."""
     if isinstance(detector, str) and detector not in DETECTORS:
@@ -263,21 +281,3 @@ def _checked_detector(detector: str | object) -> str | object:
         raise LandmarkGANError(f"detector must be one of {', '.join(DETECTORS)} or an object with detect_one, "
                                f"got {quoted(detector)}")
     return detector
-
-
-def _pixels(image: ImageInput, what: str) -> np.ndarray:
-    """Any supported image input (path, PIL image, array) as RGB uint8 (H, W, 3)."""
-    if isinstance(image, (str, os.PathLike)):
-        return load_image(image)
-    if isinstance(image, Image.Image):
-        return to_rgb(image, what)
-    if isinstance(image, np.ndarray):
-        if image.dtype != np.uint8:
-            raise LandmarkGANError(f"image arrays must be uint8 0..255, got {image.dtype}")
-        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
-            raise LandmarkGANError(f"image arrays must be (H, W, 3) RGB or (H, W) grey, got shape {image.shape}")
-        check_size(image.shape[1], image.shape[0], what, max_pixels=None)
-        if image.ndim == 2 or image.shape[2] == 1:
-            return np.repeat(image.reshape(image.shape[:2])[..., None], 3, axis=2)
-        return np.ascontiguousarray(image[..., :3])
-    raise LandmarkGANError(f"cannot read a {type(image).__name__} as an image; pass a path, PIL image, array or tensor")
