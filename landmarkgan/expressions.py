@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from landmarkgan.errors import LandmarkGANError
+from landmarkgan.errors import LandmarkGANError, quoted
 
 # The six basic expressions plus neutral, in a fixed order; RaFD adds "contempt" as an eighth.
 EXPRESSIONS: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "surprise", "fear", "disgust", "contempt")
@@ -24,11 +24,11 @@ _ALIASES = {
 
 def canonical_expression(name: str) -> str:
     """Map a name or common code ("HA", "anger", "Surprised") to its canonical name."""
+    if not isinstance(name, str):
+        raise LandmarkGANError(f"the expression must be a name such as 'happy', got {quoted(name)}")
     key = name.strip().lower()
     if key not in _ALIASES:
-        raise LandmarkGANError(
-            f"unknown expression {name!r}; use one of: {', '.join(EXPRESSIONS)}"
-        )
+        raise LandmarkGANError(f"unknown expression {quoted(name)}; use one of: {', '.join(EXPRESSIONS)}")
     return _ALIASES[key]
 
 

@@ -4,66 +4,34 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
+import io
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
-import uvicorn
+from PIL import Image
 from skimage import data
 
-from landmarkgan.app.server import create_app
+from landmarkgan.app.server import Admission, Busy, create_app
 from landmarkgan.data.images import save_image
 from landmarkgan.inference import LandmarkGANPipeline
-from helpers import tiny_model
+from helpers import encoded, png_header, post, running, tiny_model, tilted
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("model")
     tiny_model().save_pretrained(folder, metadata={"description": "a tiny untrained test model"})
-    app = create_app(LandmarkGANPipeline.from_pretrained(folder, device="cpu"))
-    port = free_port()
-    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not instance.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert instance.started, "the server did not start"
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=10)
-
-
-def post(url: str, fields: dict[str, str], file: tuple[str, bytes] | None = None) -> tuple[int, dict]:
-    """A multipart/form-data POST with the standard library; returns (status, JSON body)."""
-    boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
-    if file:
-        name, payload = file
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-                     f"Content-Type: application/octet-stream\r\n\r\n".encode() + payload + b"\r\n")
-    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+    with running(create_app(LandmarkGANPipeline.from_pretrained(folder, device="cpu"))) as url:
+        yield url
 
 
 def test_api_info_samples_and_translation(server: str, tmp_path: Path) -> None:
@@ -89,28 +57,142 @@ def test_api_info_samples_and_translation(server: str, tmp_path: Path) -> None:
         ({"expression": "happy", "intensity": "lots", "sample": "astronaut.jpg"}, None, 400, "whole number"),
         ({"expression": "happy", "sample": "nobody.png"}, None, 400, "no sample face"),
         ({"expression": "happy"}, None, 400, "no face given"),
+        # issue 11, case 10: every form field is checked
+        ({"expression": "", "sample": "astronaut.jpg"}, None, 400, "no expression given; choose one of neutral"),
+        ({"expression": "happy", "align": "maybe"}, ("a.png", b"x"), 400, "align must be true or false, got 'maybe'"),
+        ({"all": "perhaps", "sample": "astronaut.jpg"}, None, 400, "all must be true or false, got 'perhaps'"),
+        ({"expression": "happy", "intensity": "3.5", "sample": "astronaut.jpg"}, None, 400,
+         "intensity must be a whole number such as 3 (1..4), got '3.5'"),
+        ({"expression": "happy", "intensity": "9", "sample": "astronaut.jpg"}, None, 400, "intensity must be one of"),
+        ({"expression": "happy", "detector": "eyes", "sample": "astronaut.jpg"}, None, 400,
+         "detector must be one of hog, cnn, auto, got 'eyes'"),
+        ({"expression": "happy"}, ("notes.png", b"just some text"), 400, "it is not an image file this tool reads"),
     ],
 )
 def test_bad_requests_get_messages_and_the_server_keeps_serving(
     server: str, fields: dict, file: tuple | None, status: int, message: str
 ) -> None:
     got, body = post(server + "/api/translate", fields, file)
-    assert got == status and message in body["error"]
+    assert got == status and message in body["error"] and list(body) == ["error"]
+    assert "object at 0x" not in body["error"]
     assert post(server + "/api/translate", {"sample": "astronaut.jpg", "expression": "happy"})[0] == 200
 
 
 def test_no_face_and_oversized_uploads(server: str) -> None:
-    import io
-
-    import numpy as np
-    from PIL import Image
-
     buffer = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (120, 120, 3), dtype=np.uint8)).save(buffer, "PNG")
     status, body = post(server + "/api/translate", {"expression": "happy"}, ("noise.png", buffer.getvalue()))
     assert status == 400 and "no face found" in body["error"]
     status, body = post(server + "/api/translate", {"expression": "happy"}, ("big.png", b"\0" * (21 * 2**20)))
     assert status == 413 and "larger than 20 MB" in body["error"]
+
+
+def test_form_values_that_are_not_errors(server: str) -> None:
+    """Issue 11, case 10: all=yes means every expression; a 100 KB expression is not echoed back."""
+    status, body = post(server + "/api/translate", {"sample": "astronaut.jpg", "all": "yes"})
+    assert status == 200 and body["sheet"].startswith("data:image/png")
+    status, body = post(server + "/api/translate", {"sample": "astronaut.jpg", "expression": "x" * 100_000})
+    assert status == 400 and body["error"].startswith("unknown expression 'xxx") and len(body["error"]) < 200
+
+
+def test_framework_errors_are_json_errors_too(server: str) -> None:
+    """Issue 11, case 10: too many fields, a field of the wrong kind and an unknown address all answer {"error"}."""
+    status, body = post(server + "/api/translate", [("extra", "1")] * 1001 + [("sample", "astronaut.jpg")])
+    assert status == 400 and list(body) == ["error"] and "Too many fields" in body["error"]
+    status, body = post(server + "/api/translate", {"sample": "astronaut.jpg", "expression": "happy", "file": "text"})
+    assert status == 422 and list(body) == ["error"] and "file" in body["error"]
+    try:
+        urllib.request.urlopen(server + "/api/nothing-here")
+    except urllib.error.HTTPError as e:
+        assert e.code == 404 and json.loads(e.read()) == {"error": "Not Found"}
+    else:
+        pytest.fail("an unknown address answered 200")
+
+
+def test_thin_upload_is_named_by_its_size(server: str) -> None:
+    """Issue 11, case 1: a 20000 x 5 image, with intensity 3, is refused for its size (not its intensity)."""
+    thin = encoded(Image.new("RGB", (20000, 5)))
+    status, body = post(server + "/api/translate", {"expression": "happy", "intensity": "3"}, ("t.png", thin))
+    assert status == 400 and body["error"] == "'t.png' is 20000x5 pixels; a face image needs at least 16 pixels on each side"
+
+
+def test_eight_decompression_bombs_at_once_are_refused_from_the_header(server: str) -> None:
+    """Issue 11, case 2: 413 with the size and the limit, never "corrupt"; the server keeps answering."""
+    bomb = encoded(Image.new("RGB", (7000, 7000), (200, 180, 160)))
+    assert len(bomb) < 300_000  # a small file...
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: post(server + "/api/translate", {"expression": "happy"}, ("b.png", bomb)),
+                                range(8)))
+    for status, body in answers:
+        assert status == 413
+        assert body["error"] == ("'b.png' is 7000x7000 pixels (49.0 megapixels), more than the limit of 24 megapixels; "
+                                 "downscale it first")
+    status, body = post(server + "/api/translate", {"expression": "happy"}, ("huge.png", png_header(65535, 65535)))
+    assert status == 413 and "4,295 megapixels, more than the limit of 24" in body["error"]
+    assert "corrupt" not in body["error"]
+    assert post(server + "/api/translate", {"sample": "astronaut.jpg", "expression": "happy"})[0] == 200
+
+
+def test_tilted_head_with_each_detector(server: str) -> None:
+    """Issue 11, case 7: the page's detector field: HOG misses a tilted head, auto (and cnn) find it."""
+    photo = ("tilted.png", encoded(Image.fromarray(tilted(data.astronaut()))))
+    status, body = post(server + "/api/translate", {"expression": "happy", "detector": "hog"}, photo)
+    assert status == 400 and "no face found" in body["error"] and "cnn or auto face detector" in body["error"]
+    status, body = post(server + "/api/translate", {"expression": "happy", "detector": "auto"}, photo)
+    assert status == 200 and body["label"] == "happy 4"
+    info = json.loads(urllib.request.urlopen(server + "/api/info").read())
+    assert info["detectors"] == ["hog", "cnn", "auto"] and info["detector"] == "auto"
+
+
+def test_admission_holds_one_at_a_time_and_turns_away_beyond_the_queue() -> None:
+    gate = Admission(waiting=1)
+    inside, release, waited = threading.Event(), threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with gate.turn():
+            inside.set()
+            release.wait(10)
+
+    def wait() -> None:
+        with gate.turn():
+            waited.set()
+
+    holder, waiter = threading.Thread(target=hold), threading.Thread(target=wait)
+    holder.start()
+    assert inside.wait(10)
+    waiter.start()
+    time.sleep(0.2)
+    assert not waited.is_set()  # the slot is taken: the second request waits
+    with pytest.raises(Busy):  # and a third has no place in the queue
+        with gate.turn():
+            pass
+    release.set()
+    holder.join(10)
+    waiter.join(10)
+    assert waited.is_set()
+    with gate.turn():  # free again
+        pass
+
+
+def test_a_full_queue_answers_503(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    tiny_model().save_pretrained(tmp_path)
+    entered, release = threading.Event(), threading.Event()
+    translate_all = LandmarkGANPipeline.translate_all
+
+    def slow(self, *args, **kwargs):
+        entered.set()
+        release.wait(30)
+        return translate_all(self, *args, **kwargs)
+
+    monkeypatch.setattr(LandmarkGANPipeline, "translate_all", slow)
+    with running(create_app(LandmarkGANPipeline.from_pretrained(tmp_path, device="cpu"), waiting=0)) as url:
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(post, url + "/api/translate", {"sample": "astronaut.jpg", "all": "true"})
+            assert entered.wait(30)
+            status, body = post(url + "/api/translate", {"sample": "astronaut.jpg", "expression": "happy"})
+            release.set()
+            assert status == 503 and "the server is busy" in body["error"]
+            assert first.result()[0] == 200
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +222,9 @@ def test_page_in_headless_chromium(server: str, browser, tmp_path: Path) -> None
     browser.get(server + "/")
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".samples img[data-name='astronaut.jpg']")))
     assert "LandmarkGAN" in browser.title
+    detector = Select(browser.find_element(By.ID, "detector"))
+    assert [o.text for o in detector.options] == ["hog", "cnn", "auto"]
+    assert detector.first_selected_option.text == "auto"
 
     # pick the bundled photo, choose surprise at intensity 3, translate
     browser.find_element(By.CSS_SELECTOR, ".samples img[data-name='astronaut.jpg']").click()

@@ -21,3 +21,14 @@ def test_speed_benchmark_prints_every_mode_and_the_pix2pix_reference() -> None:
     for mode in ("eager", "channels_last", "bf16", "torchscript", "onnx"):
         assert f"  {mode} " in out, mode
     assert "img/s" in out and "ms/img" in out and "pix2pix" in out
+
+
+def test_server_benchmark_prints_latencies_and_memory() -> None:
+    result = subprocess.run(
+        [sys.executable, str(SCRIPTS / "benchmark_server.py"), "--requests", "2", "--clients", "2", "--uploads", "2",
+         "--bomb-side", "5000", "--large-side", "1200"],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "idle after warm-up" in out and out.count("p50") == 4
+    assert "statuses {413: 2}" in out and "afterwards an ordinary request: status 200" in out

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import glob
+import os
 import json
 from pathlib import Path
 
-from landmarkgan.cli import add_model_arguments
+from landmarkgan.cli import add_detector_argument, add_model_arguments
 from landmarkgan.errors import LandmarkGANError
 
 
@@ -28,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--intensity", type=int, help="1..4 (4 strongest) for models with intensity control (default 4)")
     p.add_argument("-o", "--out", default="outputs/translate", help="output folder (default outputs/translate)")
     add_model_arguments(p)
+    add_detector_argument(p)
     p.add_argument("--no-align", action="store_true",
                    help="inputs already are aligned square face crops (prepared or synthetic data set images)")
     p.set_defaults(func=run)
@@ -55,6 +57,15 @@ def expand_inputs(patterns: list[str]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
+def check_output_folder(out: Path) -> None:
+    """Refuse an output folder that cannot be one (an existing file, or below one) or cannot be written."""
+    existing = next(p for p in (out, *out.parents) if p.exists())  # "." or "/" at the latest
+    if not existing.is_dir():
+        raise LandmarkGANError(f"cannot write into {out}: {existing} is a file, not a folder; choose another -o/--out")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise LandmarkGANError(f"cannot write into {out}: {existing} is not writable; choose another -o/--out")
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -63,12 +74,13 @@ def run(args: argparse.Namespace) -> int:
     from landmarkgan.inference.sheets import translation_sheet
 
     inputs = expand_inputs(args.inputs)
-    pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device)
+    out = Path(args.out)
+    check_output_folder(out)
+    pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device, detector=args.detector)
     if args.expression:
         pipe.check_label(args.expression, args.intensity)  # a bad label fails before any work
     elif args.intensity is not None:
         raise LandmarkGANError("--intensity goes with --expression; --all makes every intensity")
-    out = Path(args.out)
     failed: list[str] = []
     written = 0
     for path in tqdm(inputs, desc="translate", unit="img", disable=len(inputs) < 2):

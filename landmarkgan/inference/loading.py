@@ -8,7 +8,7 @@ from pathlib import Path
 from landmarkgan.assets import asset_path
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.models.landmarkgan import MODEL_CONFIG_NAME, LandmarkGAN
-from landmarkgan.models.weights import load_into
+from landmarkgan.models.weights import load_into, load_weights
 
 DEFAULT_MODEL = "default_model"
 
@@ -29,9 +29,19 @@ def load_model(path: str | os.PathLike | None = None) -> LandmarkGAN:
     if not folder.exists():
         what = "the built-in default model" if path is None else "model folder"
         raise LandmarkGANError(f"{what} {folder} does not exist; pass --model with a model folder or a training run")
+    try:
+        return _load(folder)
+    except (MemoryError, RuntimeError) as e:  # a config within the limits that this machine still cannot hold
+        if not isinstance(e, MemoryError) and "alloc" not in str(e):
+            raise
+        raise LandmarkGANError(f"not enough memory to build the model in {folder}; use a machine with more "
+                               "memory or a smaller model") from None
+
+
+def _load(folder: Path) -> LandmarkGAN:
     if (folder / MODEL_CONFIG_NAME).is_file():
         return LandmarkGAN.from_pretrained(folder)
-    from landmarkgan.training.checkpoint import CONFIG_NAME, latest_checkpoint, load_checkpoint
+    from landmarkgan.training.checkpoint import CONFIG_NAME, latest_checkpoint, read_progress
     from landmarkgan.training.config import Config
 
     checkpoint = latest_checkpoint(folder) if (folder / "checkpoints").is_dir() else folder
@@ -41,8 +51,8 @@ def load_model(path: str | os.PathLike | None = None) -> LandmarkGAN:
             "(with config.yaml); pass the folder `landmarkgan train --out` wrote or one made by save_pretrained"
         )
     config = Config.load(checkpoint / CONFIG_NAME)
-    progress, weights, _ = load_checkpoint(checkpoint)
+    progress = read_progress(checkpoint)
     model = LandmarkGAN(config.model)
-    load_into(model, weights, checkpoint)
+    load_into(model, load_weights(checkpoint), checkpoint)  # translation never opens the training state
     model.metadata = {"checkpoint": str(checkpoint), "step": progress.step, "data": config.train.data}
     return model.eval()

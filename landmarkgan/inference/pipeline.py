@@ -14,6 +14,8 @@ already is such a crop (a prepared or synthetic data set image, a tensor) skips 
 
 from __future__ import annotations
 
+import copy
+import numbers
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,17 +26,19 @@ import torch
 from PIL import Image
 
 from landmarkgan.data.dataset import to_tensor, to_uint8
-from landmarkgan.data.images import load_image, resize_image
+from landmarkgan.data.images import check_size, load_image, resize_image, shrink, to_rgb
 from landmarkgan.devices import resolve_device
-from landmarkgan.errors import LandmarkGANError
+from landmarkgan.errors import LandmarkGANError, quoted
 from landmarkgan.expressions import canonical_expression
 from landmarkgan.landmarks.align import align_face
+from landmarkgan.landmarks.detector import DETECTORS
 from landmarkgan.landmarks.drawing import draw_landmarks
 from landmarkgan.models.landmarkgan import LandmarkGAN
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
 DETECTION_SIDE = 1024  # photos are searched for faces at most this large (the face is cut from the original)
 DEFAULT_INTENSITY = 4  # the strongest level, when a model with intensity control is not told one
+DEFAULT_DETECTOR = "auto"  # dlib's HOG, and its CNN only for a photo where HOG finds no face (a tilted head)
 
 
 @dataclass
@@ -88,11 +92,13 @@ class LandmarkGANPipeline:
     Args:
         model: a trained :class:`~landmarkgan.models.LandmarkGAN`.
         device: "auto" (CUDA when available), "cpu", "cuda", ...
-        detector: a face detector with ``detect_one(image, what)``; by default dlib's HOG detector,
-            created the first time a photo needs aligning.
+        detector: dlib's face detector, "hog" (fast), "cnn" (finds tilted heads, slow on a CPU) or "auto"
+            (default: HOG, then the CNN when HOG finds no face), created the first time a photo needs
+            aligning; or a face detector object with ``detect_one(image, what)``.
     """
 
-    def __init__(self, model: LandmarkGAN, device: str | torch.device = "auto", detector: object | None = None) -> None:
+    def __init__(self, model: LandmarkGAN, device: str | torch.device = "auto",
+                 detector: str | object = DEFAULT_DETECTOR) -> None:
         self.device = resolve_device(device)
         if not model.config.has_stage1:
             raise LandmarkGANError(
@@ -100,15 +106,22 @@ class LandmarkGANPipeline:
                 "pairs in `landmarkgan evaluate`, not photos"
             )
         self.model = model.to(self.device).eval()
-        self._detector = detector
+        self._detector = _checked_detector(detector)
 
     # -- loading and saving -------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto") -> "LandmarkGANPipeline":
+    def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto",
+                        detector: str | object = DEFAULT_DETECTOR) -> "LandmarkGANPipeline":
         """The pipeline of a model folder, a training run or checkpoint, or (None) the built-in default model."""
         from landmarkgan.inference.loading import load_model
 
-        return cls(load_model(path), device=device)
+        return cls(load_model(path), device=device, detector=detector)
+
+    def with_detector(self, detector: str | object) -> "LandmarkGANPipeline":
+        """This pipeline, sharing its model, finding faces with another detector ("hog", "cnn" or "auto")."""
+        other = copy.copy(self)
+        other._detector = _checked_detector(detector)
+        return other
 
     def save_pretrained(self, folder: str | os.PathLike, **kwargs) -> Path:
         """Save the model as a model folder (see ``LandmarkGAN.save_pretrained`` for the options)."""
@@ -138,6 +151,9 @@ class LandmarkGANPipeline:
         name = canonical_expression(expression)
         if name not in self.expressions:
             raise LandmarkGANError(f"this model does not know {name!r}; it knows {', '.join(self.expressions)}")
+        if intensity is not None and (isinstance(intensity, bool) or not isinstance(intensity, numbers.Integral)):
+            raise LandmarkGANError(f"the intensity must be a whole number such as 3, or None, got {quoted(intensity)} "
+                                   f"(a {type(intensity).__name__})")
         if not self.intensities:
             if intensity not in (None, 0):
                 raise LandmarkGANError("this model has no intensity control; leave the intensity out")
@@ -146,18 +162,24 @@ class LandmarkGANPipeline:
             if intensity not in (None, 0):
                 raise LandmarkGANError("neutral has no intensity; leave it out")
             return name, 0
-        level = DEFAULT_INTENSITY if intensity is None else intensity
+        level = DEFAULT_INTENSITY if intensity is None else int(intensity)
         if level not in self.intensities:
-            raise LandmarkGANError(f"intensity must be one of {self.intensities} (4 strongest), got {intensity}")
+            raise LandmarkGANError(f"intensity must be one of {self.intensities} (4 strongest), got {intensity!r}")
         return name, level
 
     # -- input ---------------------------------------------------------------------------------------
     @property
+    def detector_name(self) -> str:
+        """The face detector: "hog", "cnn" or "auto" (or the class name of a detector object)."""
+        detector = self._detector
+        return detector if isinstance(detector, str) else getattr(detector, "kind", type(detector).__name__)
+
+    @property
     def detector(self):
-        if self._detector is None:
+        if isinstance(self._detector, str):
             from landmarkgan.landmarks.detector import FaceLandmarkDetector
 
-            self._detector = FaceLandmarkDetector()
+            self._detector = FaceLandmarkDetector(self._detector)
         return self._detector
 
     def prepare(self, image: ImageInput, align: bool = True, what: str | None = None) -> AlignedInput:
@@ -174,10 +196,7 @@ class LandmarkGANPipeline:
                     "face crop in the model's frame (a prepared or synthetic data set image). Align it instead."
                 )
             return AlignedInput(resize_image(pixels, size))
-        scale = min(1.0, DETECTION_SIDE / max(pixels.shape[:2]))
-        small = pixels if scale == 1.0 else np.asarray(
-            Image.fromarray(pixels).resize((round(pixels.shape[1] * scale), round(pixels.shape[0] * scale)),
-                                           Image.Resampling.BOX))
+        small, scale = shrink(pixels, DETECTION_SIDE)
         found = self.detector.detect_one(small, what)
         landmarks = (found.landmarks + 0.5) / scale - 0.5
         aligned = align_face(pixels, landmarks, size=size)
@@ -191,6 +210,13 @@ class LandmarkGANPipeline:
             raise LandmarkGANError(
                 f"a tensor input must be one float image (3, H, W) or (1, 3, H, W) in [-1, 1], got "
                 f"{t.dtype} {tuple(tensor.shape)}")
+        check_size(t.shape[2], t.shape[1], "the tensor input", max_pixels=None)
+        if not torch.isfinite(t).all():
+            raise LandmarkGANError("the tensor input holds NaN or infinite values; pass an image in [-1, 1]")
+        low, high = t.min().item(), t.max().item()
+        if low < -1.01 or high > 1.01:
+            raise LandmarkGANError(f"a tensor input must hold values in [-1, 1], got {low:.4g}..{high:.4g}; "
+                                   "scale it as (pixels / 127.5 - 1)")
         if t.shape[1:] != (self.image_size, self.image_size):
             t = torch.nn.functional.interpolate(t[None].float(), size=(self.image_size,) * 2, mode="bilinear",
                                                 antialias=True, align_corners=False)[0]
@@ -248,13 +274,24 @@ def _pixels(image: ImageInput) -> np.ndarray:
     if isinstance(image, (str, os.PathLike)):
         return load_image(image)
     if isinstance(image, Image.Image):
-        return np.asarray(image.convert("RGB"))
+        return to_rgb(image)
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8:
             raise LandmarkGANError(f"image arrays must be uint8 0..255, got {image.dtype}")
-        if image.ndim == 2:
-            return np.repeat(image[..., None], 3, axis=2)
-        if image.ndim == 3 and image.shape[2] in (3, 4):
-            return np.ascontiguousarray(image[..., :3])
-        raise LandmarkGANError(f"image arrays must be (H, W, 3) RGB or (H, W) grey, got shape {image.shape}")
+        if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
+            raise LandmarkGANError(f"image arrays must be (H, W, 3) RGB or (H, W) grey, got shape {image.shape}")
+        check_size(image.shape[1], image.shape[0], "the image", max_pixels=None)
+        if image.ndim == 2 or image.shape[2] == 1:
+            return np.repeat(image.reshape(image.shape[:2])[..., None], 3, axis=2)
+        return np.ascontiguousarray(image[..., :3])
     raise LandmarkGANError(f"cannot read a {type(image).__name__} as an image; pass a path, PIL image, array or tensor")
+
+
+def _checked_detector(detector: str | object) -> str | object:
+    """A detector name, checked, or a detector object (anything with ``detect_one``)."""
+    if isinstance(detector, str) and detector not in DETECTORS:
+        raise LandmarkGANError(f"unknown face detector {quoted(detector)}; use one of: {', '.join(DETECTORS)}")
+    if not isinstance(detector, str) and not hasattr(detector, "detect_one"):
+        raise LandmarkGANError(f"detector must be one of {', '.join(DETECTORS)} or an object with detect_one, "
+                               f"got {quoted(detector)}")
+    return detector

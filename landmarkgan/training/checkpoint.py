@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,15 +80,30 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
 def load_checkpoint(path: str | os.PathLike) -> tuple[Progress, dict[str, torch.Tensor], dict]:
     """Read a checkpoint folder: (progress, model weights, training state)."""
     path = Path(path)
+    return read_progress(path), load_weights(path), load_training_state(path)
+
+
+def read_progress(path: str | os.PathLike) -> Progress:
+    """The progress (step, epoch, batch) of a checkpoint folder."""
+    path = Path(path)
     if not path.is_dir():
         raise LandmarkGANError(f"checkpoint folder {path} does not exist")
     try:
-        progress = Progress(**json.loads((path / PROGRESS_NAME).read_text()))
+        return Progress(**json.loads((path / PROGRESS_NAME).read_text()))
     except (OSError, ValueError, TypeError) as e:
         raise LandmarkGANError(f"checkpoint {path} has no readable {PROGRESS_NAME} ({e}); use an earlier checkpoint") from None
-    weights = load_weights(path)
+
+
+def load_training_state(path: str | os.PathLike) -> dict:
+    """The optimiser, grad-scaler and RNG states of a checkpoint folder (plain tensors; nothing is unpickled)."""
+    file = Path(path) / STATE_NAME
     try:
-        state = torch.load(path / STATE_NAME, map_location="cpu", weights_only=True)
+        return torch.load(file, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # what weights_only=True raises for anything but tensors and plain containers
+        raise LandmarkGANError(
+            f"{file} holds Python objects other than tensors, so it was not written by landmarkgan and is not "
+            "loaded (loading it could run code); use an earlier checkpoint"
+        ) from None
     except Exception as e:  # torch raises many types for a damaged file
-        raise LandmarkGANError(f"checkpoint {path} has a truncated or corrupt {STATE_NAME} ({e}); use an earlier checkpoint") from None
-    return progress, weights, state
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise LandmarkGANError(f"{file} is truncated or corrupt ({detail}); use an earlier checkpoint") from None

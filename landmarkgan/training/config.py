@@ -83,6 +83,8 @@ class Config:
         if unknown:
             raise LandmarkGANError(f"unknown config section(s) {sorted(unknown)}; use 'model' and 'train'")
         train = d.get("train") or {}
+        if not isinstance(train, dict):
+            raise LandmarkGANError(f"the train config must be a mapping of options, got {type(train).__name__}")
         known = set(field_names(TrainConfig))
         bad = set(train) - known
         if bad:
