@@ -80,6 +80,53 @@ def test_evaluate_computes_the_papers_metrics_pair_by_pair(data: Path, classifie
     assert sheet.shape[0] > 8 * 128  # 8 pairs of 4 columns, 128-pixel cells
 
 
+def test_reference_rows_score_doing_nothing_on_the_same_pairs(data: Path, tmp_path: Path) -> None:
+    model = tiny_model(generator="warp", stage2_landmark_image="drawn").eval()
+    result = evaluate(model, data, num_pairs=6, identity=False, perceptual=False, progress=False)
+    dataset = ExpressionPairDataset(data, "test", SIZE, pairs="sample", num_pairs=6, expressions=model.config.expressions)
+    batch = next(iter(DataLoader(dataset, batch_size=6)))
+    with torch.no_grad():
+        out = model.translate_batch(batch)
+    sources, warped, targets = to_uint8(batch["x"]), to_uint8(out["warped"]), to_uint8(batch["y"])
+    copy, warp_only = result.references["copy"], result.references["warp"]
+    assert copy["psnr"] == pytest.approx(np.mean([psnr(a, b) for a, b in zip(sources, targets)]))
+    assert warp_only["psnr"] == pytest.approx(np.mean([psnr(a, b) for a, b in zip(warped, targets)]))
+    table = (result.write(tmp_path, title="tiny warp") / "metrics.md").read_text().splitlines()
+    assert [line.split(" |")[0] for line in table[2:5]] == [
+        "| copy the input (reference)", "| warp only, no refinement (reference)", "| tiny warp"]
+    assert set(json.loads((tmp_path / "metrics.json").read_text())["references"]) == {"copy", "warp"}
+    # the paper's generator has no warp of its own: its reference warps x from its true to its generated landmarks
+    paper = evaluate(tiny_model().eval(), data, num_pairs=6, identity=False, perceptual=False, progress=False)
+    assert math.isfinite(paper.references["warp"]["psnr"]) and paper.references["copy"]["psnr"] == copy["psnr"]
+
+
+class _ByBrightness(torch.nn.Module):
+    """A stand-in expression classifier: class = round(mean brightness * 10) of the face (images in [-1, 1])."""
+
+    classes = ("neutral", "happy", "sad", "angry", "surprise", "fear", "disgust")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unused = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        index = ((images.mean(dim=(1, 2, 3)) + 1) * 5).round().long().clamp(0, 6)
+        return torch.nn.functional.one_hot(index, 7).float()
+
+
+def test_expression_accuracy_on_changed_pairs_is_its_own_number(data: Path) -> None:
+    from landmarkgan.evaluation.evaluate import _Scorer
+
+    dataset = ExpressionPairDataset(data, "test", SIZE, pairs="sample", num_pairs=4)
+    labels, changed = [1, 2, 3, 4], [True, False, True, True]
+    faces = [np.full((SIZE, SIZE, 3), round((c / 5) * 127.5), np.uint8) for c in (1, 2, 0, 0)]  # classes 1, 2, 0, 0
+    targets = [np.zeros((SIZE, SIZE, 3), np.uint8)] * 4
+    scorer = _Scorer(targets, [None] * 4, labels, changed, SIZE, dataset, _ByBrightness(), False, False, "cpu", False)
+    metrics = scorer.score(faces, {}, None)
+    assert metrics["expression_accuracy"] == pytest.approx(2 / 4)  # pairs 0 and 1 are right
+    assert metrics["expression_accuracy_changed"] == pytest.approx(1 / 3)  # of the changed pairs 0, 2, 3: pair 0
+
+
 def test_baselines_are_evaluated_by_the_same_harness(data: Path) -> None:
     label_only = tiny_model(landmark_source="none").eval()
     result = evaluate(label_only, data, num_pairs=4, identity=False, perceptual=False, progress=False)
@@ -122,6 +169,8 @@ def test_cli_benchmark_trains_evaluates_and_reuses_runs(data: Path, tmp_path: Pa
     assert printed.count("== training") == 2
     table = (tmp_path / "benchmark.md").read_text()
     assert "| (1) LandmarkGAN |" in table and "| (2) pix2pix-style, labels only (no landmarks) |" in table
+    lines = table.splitlines()
+    assert lines[2].startswith("| copy the input (reference) |") and lines[3].startswith("| warp only")
     assert load_image(tmp_path / "benchmark.png").shape[1] > 4 * 96
     assert main(args) == 0
     assert "== training" not in capsys.readouterr().out  # finished runs are reused

@@ -256,6 +256,22 @@ def test_export_matches_eager_pytorch(model_dir: Path, tmp_path: Path, fmt: str,
     assert np.abs(landmarks - eager["landmarks"].numpy()).max() < 1e-3
 
 
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_export_of_the_warp_generator_matches_eager_pytorch(tmp_path: Path, fmt: str) -> None:
+    """ONNX has no linear solver: the warp's thin-plate spline is solved by elimination in the exported graph."""
+    from landmarkgan.inference.export import example_inputs, export_model, run_exported
+
+    model = tiny_model(generator="warp", stage2_landmark_image="drawn").eval()
+    path, difference = export_model(model, tmp_path / f"warp.{fmt}", fmt)
+    assert difference < 1e-4
+    x, labels = example_inputs(model, batch=2, seed=3)
+    image, landmarks, landmark_image = run_exported(path, fmt, x, labels)
+    with torch.no_grad():
+        eager = model.translate(x, labels[:, :7].argmax(1), labels[:, 7:].argmax(1) + 1)
+    assert np.abs(image - eager["image"].numpy()).max() < 1e-4
+    assert np.abs(landmark_image - eager["landmark_image"].numpy()).max() < 1e-4
+
+
 def test_export_a_model_folder_from_a_training_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from landmarkgan.data.synthetic import synthesize_dataset
     from landmarkgan.training.config import Config

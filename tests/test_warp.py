@@ -152,3 +152,45 @@ def test_bad_shapes_raise_clear_errors() -> None:
         warp(x, points, points[:, :60])
     with pytest.raises(LandmarkGANError, match="point sets"):
         fit_tps(points, points[:, :60])
+
+
+def test_gauss_jordan_solves_like_torch_linalg() -> None:
+    """ONNX has no linear solver: the export solves the TPS system with our Gauss-Jordan elimination."""
+    from landmarkgan.models.warp import gauss_jordan_solve
+
+    _, source = face("neutral", 0)
+    _, target = face("surprise", 4)
+    src, dst = anchored(source.double(), target.double())
+    lhs, rhs = _plain_system(dst, src)
+    lhs = lhs + 3e-3 * torch.diag(torch.cat([torch.ones(src.shape[1]), torch.zeros(3)])).double()
+    assert torch.allclose(gauss_jordan_solve(lhs, rhs), torch.linalg.solve(lhs, rhs), atol=1e-8)
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(3, 6, 6, generator=g, dtype=torch.float64), torch.randn(3, 6, 2, generator=g, dtype=torch.float64)
+    a[:, 0, 0] = 0  # a zero on the diagonal needs pivoting
+    assert torch.allclose(gauss_jordan_solve(a, b), torch.linalg.solve(a, b), atol=1e-9)
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_refinement_colour_is_drawn_or_a_correction_of_the_warp(residual: bool) -> None:
+    """With the U-Net's output zeroed, the colour image is tanh(0) = grey, or with colour_residual the warped face
+    itself; the output blends colour and warp through the mask (sigmoid(0) = 1/2)."""
+    from landmarkgan.models.config import ModelConfig
+    from landmarkgan.models.generators import Landmarks, WarpExpressionGenerator
+
+    config = ModelConfig(image_size=SIZE, ngf=4, ndf=4, generator="warp", stage2_landmark_image="drawn",
+                         colour_residual=residual)
+    ge = WarpExpressionGenerator(config).eval()
+    last = [m for m in ge.unet.modules() if isinstance(m, torch.nn.ConvTranspose2d) and m.out_channels == 4][0]
+    torch.nn.init.zeros_(last.weight)
+    if last.bias is not None:
+        torch.nn.init.zeros_(last.bias)
+    x, source = face("neutral", 0)
+    _, target = face("happy", 4)
+    labels = torch.zeros(1, config.num_labels)
+    with torch.no_grad():
+        out = ge(x, Landmarks(None, target, source), labels)
+    expected = out["warped"].clamp(-0.995, 0.995) if residual else torch.zeros_like(out["warped"])
+    assert torch.allclose(out["colour"], expected, atol=1e-5)
+    assert torch.allclose(out["mask"], torch.full_like(out["mask"], 0.5))
+    assert torch.allclose(out["image"], 0.5 * out["colour"] + 0.5 * out["warped"], atol=1e-6)
+    assert not torch.allclose(out["warped"], x, atol=1e-2)  # the warp did move the face

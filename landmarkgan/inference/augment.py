@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from landmarkgan.data.images import load_image, resize_image, save_image
+from landmarkgan.data.dataset import resize_face
+from landmarkgan.data.images import load_image, save_image
 from landmarkgan.data.manifest import Sample, manifest_path, read_manifest, write_manifest
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.inference.pipeline import LandmarkGANPipeline
@@ -25,7 +26,8 @@ def augment_dataset(
     progress: bool = True,
 ) -> list[Sample]:
     """Write every image of ``data`` (``split``: train, test or all) in every label of the model but its
-    own into ``out`` (PNG at the model's size + manifest). Returns the generated samples."""
+    own into ``out`` (PNG at the model's size + manifest). Returns the generated samples. The manifest's
+    landmarks of each face go to the model as its source landmarks (the warp generator moves them)."""
     if batch_size < 1:
         raise LandmarkGANError(f"batch size must be at least 1, got {batch_size}")
     root = manifest_path(data).parent
@@ -39,14 +41,15 @@ def augment_dataset(
     size = pipe.image_size
     jobs = [(s, label) for s in sources for label in pipe.labels() if label != _own_label(pipe, s)]
     generated: list[Sample] = []
-    faces: dict[str, np.ndarray] = {}
+    faces: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     with tqdm(total=len(jobs), desc="augment", unit="face", disable=not progress) as bar:
         for start in range(0, len(jobs), batch_size):
             chunk = jobs[start : start + batch_size]
             for s, _ in chunk:
                 if s.image not in faces:
-                    faces[s.image] = resize_image(load_image(root / s.image), size)
-            results = pipe.translate_faces(np.stack([faces[s.image] for s, _ in chunk]), [label for _, label in chunk])
+                    faces[s.image] = resize_face(load_image(root / s.image), s.landmarks, size)
+            results = pipe.translate_faces(np.stack([faces[s.image][0] for s, _ in chunk]), [label for _, label in chunk],
+                                           np.stack([faces[s.image][1] for s, _ in chunk]))
             for (s, _), r in zip(chunk, results):
                 name = f"{IMAGES_DIR}/{Path(s.image).stem}__{r.expression}{r.intensity or ''}.png"
                 save_image(r.image, out / name)

@@ -71,6 +71,12 @@ class ModelConfig:
         lambda_colour: weight of the warp generator's second reconstruction term, on its colour image alone
             (the recon_loss kind against y). Without these two the blending mask falls to 0 and stays there:
             where the mask is 0 the colour image gets no gradient, so it never becomes worth blending in.
+        colour_residual: the warp generator's colour image is the warped face corrected by the U-Net's output
+            (``tanh(atanh(warped x) + r)``, so an untrained refinement returns the warp) instead of drawn by it
+            (``tanh(r)``, the default).
+        teacher_forcing: the share (0..1) of stage II training pairs for which Ge reads the true source and
+            target landmarks instead of Gl's (0 = the paper: always Gl's). Ge then learns to render an
+            expression at given landmarks from clean examples; translation always uses Gl's.
     """
 
     image_size: int = 256
@@ -100,6 +106,8 @@ class ModelConfig:
     warp_regularisation: float = 3e-3
     lambda_mask: float = 1.0
     lambda_colour: float = 20.0
+    colour_residual: bool = False
+    teacher_forcing: float = 0.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -160,6 +168,8 @@ class ModelConfig:
         _choice("landmark_source", self.landmark_source, LANDMARK_SOURCES)
         _choice("generator", self.generator, GENERATORS)
         _choice("stage2_landmark_image", self.stage2_landmark_image, STAGE2_LANDMARK_IMAGES)
+        if not 0 <= self.teacher_forcing <= 1:
+            raise LandmarkGANError(f"model.teacher_forcing is a share of the training pairs, from 0 to 1, got {self.teacher_forcing}")
         if self.generator == "warp" and self.landmark_source == "none":
             raise LandmarkGANError(
                 "model.generator=warp moves the face along its landmarks, so it needs them: use "

@@ -17,6 +17,14 @@ from landmarkgan.models.pdm import PointDistributionModel
 from landmarkgan.models.warp import warp
 
 
+WARP_CLAMP = 0.995  # the warped face is kept inside (-1, 1) before atanh: black and white stay finite
+
+
+def _atanh(x: torch.Tensor) -> torch.Tensor:
+    """atanh written as logarithms: ONNX has no atanh operator."""
+    return 0.5 * torch.log((1 + x) / (1 - x))
+
+
 class Landmarks(NamedTuple):
     """What stage I hands to stage II (points in the normalised frame; any part may be None)."""
 
@@ -162,9 +170,10 @@ class WarpExpressionGenerator(nn.Module):
        mouth corners, lips and jaw move and the person stays who they are.
     2. A U-Net of the paper's architecture reads [warped x, x, landmark image, label planes, soft-crops of
        the warped face around the target points] and outputs a colour image c and a mask m; the output is
-       ``y_hat = m * c + (1 - m) * warped x`` (c through a Tanh, m through a Sigmoid). The refinement draws
-       what a warp cannot: a mouth that opens (its dark inside, teeth), eyes that widen, wrinkles that appear
-       or go. Such masks fall to 0 ("keep the warp") early in training, while c is still poor, and stay
+       ``y_hat = m * c + (1 - m) * warped x``. The refinement draws what a warp cannot: a mouth that opens
+       (its dark inside, teeth), eyes that widen, wrinkles that appear or go. c is ``tanh(r)`` with r the
+       U-Net's output, or with ``colour_residual`` a correction of the warped face, ``tanh(atanh(warped x) +
+       r)``, so that an untrained refinement returns the warp; m is a Sigmoid. Such masks fall to 0 ("keep the warp") early in training, while c is still poor, and stay
        there; two terms prevent that (see ``LandmarkGAN.stage2_generator_loss``): c has a reconstruction
        loss of its own (``lambda_colour``), and the mask learns, per pixel, whether c or the warp is closer
        to the real target (``lambda_mask``).
@@ -192,7 +201,11 @@ class WarpExpressionGenerator(nn.Module):
         if c.soft_crops:
             parts.append(soft_crops(warped, landmarks.points, c.soft_crop_sigma / REFERENCE_SIZE))
         out = self.unet(torch.cat(parts, dim=1))
-        colour, logits = torch.tanh(out[:, : c.input_nc]), out[:, c.input_nc :]
+        correction = out[:, : c.input_nc]
+        if c.colour_residual:
+            correction = correction + _atanh(warped.clamp(-WARP_CLAMP, WARP_CLAMP))
+        colour = torch.tanh(correction)
+        logits = out[:, c.input_nc :]
         mask = torch.sigmoid(logits)
         return {"image": mask * colour + (1 - mask) * warped, "landmark_image": landmark_image, "warped": warped,
                 "mask": mask, "colour": colour, "mask_logits": logits}

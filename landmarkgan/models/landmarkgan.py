@@ -299,12 +299,30 @@ class LandmarkGAN(nn.Module):
         return total, _detached(total=total, **parts)
 
     def _stage2_forward(self, batch: Batch, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor | None]:
-        """Ge([x, Gl(x, le), le]) with Gl fixed (no gradient into Gl); the baselines' landmarks instead."""
-        truth = self.config.landmark_source == "ground_truth"
+        """Ge([x, Gl(x, le), le]) with Gl fixed (no gradient into Gl); the baselines' landmarks instead; in training,
+        the true landmarks for a ``teacher_forcing`` share of the pairs."""
+        c = self.config
+        truth = c.landmark_source == "ground_truth"
         with torch.no_grad():
             landmarks = self._landmarks(x, labels, batch.get("target_landmark_image"), batch.get("target_landmarks"),
                                         batch.get("source_landmarks") if truth else None)
+            if self.training and c.teacher_forcing and c.landmark_source == "generated":
+                landmarks = self._teacher_forced(landmarks, batch)
         return self.ge(x, landmarks, labels)
+
+    def _teacher_forced(self, landmarks: Landmarks, batch: Batch) -> Landmarks:
+        """Gl's landmarks with a random ``teacher_forcing`` share of the pairs swapped for the true ones."""
+        size = self.config.image_size
+        chosen = torch.rand(len(batch["x"]), device=batch["x"].device) < self.config.teacher_forcing
+
+        def pick(true: torch.Tensor, generated: torch.Tensor | None) -> torch.Tensor | None:
+            if generated is None:
+                return None
+            return torch.where(chosen.view(-1, *[1] * (generated.dim() - 1)), true.to(generated.dtype), generated)
+
+        return Landmarks(pick(batch["target_landmark_image"], landmarks.image),
+                         pick(normalise(batch["target_landmarks"], size), landmarks.points),
+                         pick(normalise(batch["source_landmarks"], size), landmarks.source_points))
 
     @staticmethod
     def _judge(discriminators: nn.ModuleList, image: torch.Tensor, x: torch.Tensor) -> list[torch.Tensor]:

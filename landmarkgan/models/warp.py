@@ -64,7 +64,30 @@ def fit_tps(centres: torch.Tensor, values: torch.Tensor, regularisation: float =
     top = torch.cat([kernel, p], dim=2)
     bottom = torch.cat([p.transpose(1, 2), torch.zeros(b, 3, 3, dtype=c.dtype, device=c.device)], dim=2)
     rhs = torch.cat([values.double(), torch.zeros(b, 3, 2, dtype=c.dtype, device=c.device)], dim=1)
-    return torch.linalg.solve(torch.cat([top, bottom], dim=1), rhs).to(values.dtype)
+    system = torch.cat([top, bottom], dim=1)
+    solved = gauss_jordan_solve(system, rhs) if torch.onnx.is_in_onnx_export() else torch.linalg.solve(system, rhs)
+    return solved.to(values.dtype)
+
+
+def gauss_jordan_solve(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Solve a x = b for batches (B, n, n), (B, n, m) by Gauss-Jordan elimination with partial pivoting, written
+    with elementwise operations, gathers and argmax only: what ONNX export uses, since ONNX has no linear solver."""
+    batch, n = a.shape[0], a.shape[-1]
+    rows = torch.arange(n, device=a.device)
+    m = torch.cat([a, b], dim=2)
+    for k in range(n):
+        candidates = m[:, :, k].abs().masked_fill(rows < k, -1.0)
+        pivot = candidates.argmax(dim=1)  # (B,)
+        row_k = m[:, k, :]
+        row_p = torch.gather(m, 1, pivot.view(batch, 1, 1).expand(batch, 1, m.shape[2]))[:, 0]
+        at_k = (rows == k).to(m.dtype)[None, :, None]
+        at_p = (rows[None, :] == pivot[:, None]).to(m.dtype)[:, :, None]
+        m = m + at_k * (row_p - row_k)[:, None, :] + at_p * (row_k - row_p)[:, None, :]  # swap rows k and pivot
+        row = m[:, k, :] / m[:, k, k : k + 1]
+        factors = m[:, :, k : k + 1] * (1 - at_k)
+        m = m - factors * row[:, None, :]
+        m = m * (1 - at_k) + at_k * row[:, None, :]
+    return m[:, :, n:]
 
 
 def apply_tps(points: torch.Tensor, centres: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
