@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from landmarkgan.config_fields import check_fields, check_finite, field_names
+from landmarkgan.data.degradations import TASKS
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.expressions import BASIC_EXPRESSIONS, canonical_expression
 
@@ -71,6 +72,10 @@ class ModelConfig:
         lambda_colour: weight of the warp generator's second reconstruction term, on its colour image alone
             (the recon_loss kind against y). Without these two the blending mask falls to 0 and stays there:
             where the mask is 0 the colour image gets no gradient, so it never becomes worth blending in.
+        task: what the model translates: "expression" (the paper's main task: x to y, another expression of the
+            same person), or one of the paper's other applications (its Fig. 10), trained on pairs (degraded y, y)
+            with y's own labels: "colorize" (from y in grey), "inpaint" (from y with a hole over an eye, the nose
+            or the mouth) or "sketch" (from a pencil sketch of y); see ``landmarkgan.data.degradations``.
     """
 
     image_size: int = 256
@@ -100,6 +105,7 @@ class ModelConfig:
     warp_regularisation: float = 3e-3
     lambda_mask: float = 1.0
     lambda_colour: float = 20.0
+    task: str = "expression"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -160,6 +166,7 @@ class ModelConfig:
         _choice("landmark_source", self.landmark_source, LANDMARK_SOURCES)
         _choice("generator", self.generator, GENERATORS)
         _choice("stage2_landmark_image", self.stage2_landmark_image, STAGE2_LANDMARK_IMAGES)
+        _choice("task", self.task, TASKS)
         if self.generator == "warp" and self.landmark_source == "none":
             raise LandmarkGANError(
                 "model.generator=warp moves the face along its landmarks, so it needs them: use "
