@@ -54,9 +54,12 @@ def run_benchmark(
     identity: bool = True,
     perceptual: bool = True,
     progress: bool = True,
+    classifier_file: str | os.PathLike | None = None,
 ) -> dict[str, Evaluation]:
     """Train (or reuse) and evaluate every variant; write ``benchmark.md``, ``benchmark.json`` and
-    ``benchmark.png`` into ``out``. ``base.train.data`` is the data folder, ``base.train.max_steps`` the budget."""
+    ``benchmark.png`` into ``out``. ``base.train.data`` is the data folder, ``base.train.max_steps`` the budget,
+    ``base.model.task`` the task. The expression classifier is read from ``classifier_file`` (default
+    ``out/expression_classifier.safetensors``), or trained and saved there when it does not exist."""
     from landmarkgan.evaluation.expression_classifier import load_classifier, save_classifier, train_on_folder
     from landmarkgan.inference.loading import load_model
     from landmarkgan.devices import resolve_device
@@ -71,7 +74,7 @@ def run_benchmark(
     out = Path(out)
     data = base.train.data
     device = resolve_device(base.train.device, option="train.device")
-    classifier_file = out / "expression_classifier.safetensors"
+    classifier_file = Path(classifier_file or out / "expression_classifier.safetensors")
     if classifier_file.is_file():
         classifier = load_classifier(classifier_file, device)
     else:
@@ -111,7 +114,7 @@ def write_benchmark(results: dict[str, Evaluation], base: Config, out: Path, num
     """The table (Markdown + JSON) and one picture: input, ground truth and every variant's output."""
     out.mkdir(parents=True, exist_ok=True)
     m = base.model
-    setup = (f"Data `{base.train.data}`; every variant: {m.image_size}x{m.image_size}, ngf {m.ngf}, ndf {m.ndf}, "
+    setup = (f"Task {m.task}; data `{base.train.data}`; every variant: {m.image_size}x{m.image_size}, ngf {m.ngf}, ndf {m.ndf}, "
              f"batch {base.train.batch_size}, {base.train.max_steps} steps, seed {base.train.seed}; "
              f"{num_pairs or 'all'} test pairs of held-out subjects. Columns of benchmark.png: input, ground truth, "
              "then the variants in table order.")
