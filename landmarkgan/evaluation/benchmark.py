@@ -114,8 +114,8 @@ def write_benchmark(results: dict[str, Evaluation], base: Config, out: Path, num
     """The table (Markdown + JSON) and one picture: input, ground truth and every variant's output."""
     out.mkdir(parents=True, exist_ok=True)
     m = base.model
-    setup = (f"Task {m.task}; data `{base.train.data}`; every variant: {m.image_size}x{m.image_size}, ngf {m.ngf}, ndf {m.ndf}, "
-             f"batch {base.train.batch_size}, {base.train.max_steps} steps, seed {base.train.seed}; "
+    setup = (f"Task {m.task}; data `{base.train.data}`; every variant: {m.image_size}x{m.image_size}, ngf {m.ngf}, "
+             f"ndf {m.ndf}, batch {base.train.batch_size}, {base.train.max_steps} steps, seed {base.train.seed}; "
              f"{num_pairs or 'all'} test pairs of held-out subjects. Columns of benchmark.png: input, ground truth, "
              "then the variants in table order.")
     references = next((r.references for r in results.values() if r.references), {})

@@ -79,7 +79,7 @@ class Evaluation:
     notes: dict[str, str] = field(default_factory=dict)
     pairs: list[dict] = field(default_factory=list)
     sheet: np.ndarray | None = None
-    examples: dict[str, list[np.ndarray]] = field(default_factory=dict)  # input/output/target of the first pairs
+    examples: dict[str, list[np.ndarray]] = field(default_factory=dict)  # input/output/target/landmarks, first pairs
     references: dict[str, dict[str, float]] = field(default_factory=dict)  # REFERENCES key -> their metrics
     identity_tsne: np.ndarray | None = None  # the identity feature picture
 
@@ -201,8 +201,8 @@ def evaluate(
     sheet = comparison_sheet(sources, landmark_images, predicted, warped or None, generated, targets,
                              [p["expression"] for p in pairs])
     n = min(SHEET_PAIRS, len(generated))
-    examples = {"input": sources[:n], "landmarks": [landmark_cell(landmark_images[k], predicted[k], size) for k in range(n)],
-                "output": generated[:n], "target": targets[:n]}
+    examples = {"input": sources[:n], "output": generated[:n], "target": targets[:n],
+                "landmarks": [landmark_cell(landmark_images[k], predicted[k], size) for k in range(n)]}
     return Evaluation(metrics, notes, pairs, sheet, examples, reference_metrics, tsne)
 
 
@@ -256,7 +256,8 @@ class _Scorer:
         for k, (p, q) in enumerate(values if pairs is not None else []):
             pairs[k]["psnr"], pairs[k]["ssim"] = p, q
         if self.identity:
-            descriptors = _identity_metrics(generated, self.targets, self.truth, self.size, metrics, pairs, self.progress)
+            descriptors = _identity_metrics(generated, self.targets, self.truth, self.size, metrics, pairs,
+                                            self.progress)
             if pairs is not None:
                 self.descriptors = descriptors
         else:
