@@ -15,7 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Writes OUT/metrics.md, metrics.csv, metrics.json, pairs.csv, comparison.png (input | generated "
         "landmarks | output | ground truth) and identity_tsne.png (a t-SNE of dlib's face descriptors of the real "
         "and generated faces, one colour per subject). A model trained for a restoration task (colorize, inpaint, "
-        "sketch) is evaluated on restoring each test image from its degraded version. LPIPS and IS need their pretrained weights on disk "
+        "sketch) is evaluated on restoring each test image from its degraded version. LPIPS and IS need their "
+        "pretrained weights on disk "
         "($LANDMARKGAN_WEIGHTS); a metric that cannot be computed is reported with the file to supply.",
     )
     add_model_arguments(p)

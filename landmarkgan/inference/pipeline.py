@@ -309,7 +309,7 @@ class LandmarkGANPipeline:
 
     def _restoration_input(self, face: AlignedInput, pixels: np.ndarray | torch.Tensor, mask: MaskInput | None,
                            degrade: bool) -> np.ndarray:
-        """The aligned face as the restoration model reads it: grey, with its hole, or sketched (see __call__)."""
+        """The aligned face as the restoration model reads it: grey, with its hole, or sketched (see restore)."""
         if self.task == "colorize":
             return greyscale(face.face)
         if self.task == "sketch":
