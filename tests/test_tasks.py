@@ -103,6 +103,18 @@ def test_degrade_by_task() -> None:
         ModelConfig(task="paint")
 
 
+def test_psnr_over_the_hole_by_hand() -> None:
+    target = np.zeros((4, 4, 3), np.uint8)
+    generated = target.copy()
+    generated[:2, :2] = 10
+    hole = np.zeros((4, 4), bool)
+    hole[:2, :2] = True
+    assert psnr(generated, target, hole) == pytest.approx(10 * math.log10(255**2 / 100))  # MSE 100 in the hole
+    assert psnr(generated, target) == pytest.approx(10 * math.log10(255**2 / 25))  # 4 of 16 pixels off by 10
+    with pytest.raises(LandmarkGANError, match="non-empty"):
+        psnr(generated, target, np.zeros((4, 4), bool))
+
+
 # -- pairs and the data set --------------------------------------------------------------------------
 def test_restoration_pairs_are_every_image_with_itself(data: Path) -> None:
     samples = read_manifest(data)
@@ -167,6 +179,17 @@ def test_each_task_trains_resumes_and_evaluates(data: Path, tmp_path: Path, task
     # "copy the input" is the degraded image against the real one
     copied = np.mean([psnr(dataset.source_image(int(i)), dataset.face(int(i))[0]) for i, _ in dataset.pairs])
     assert result.references["copy"]["psnr"] == pytest.approx(copied)
+    if task == "inpaint":  # the PSNR of the hole's pixels alone
+        k = 2
+        row = int(dataset.pairs[k, 0])
+        generated = to_uint8(model.translate_batch(
+            {key: v[None] for key, v in dataset[k].items()})["image"].detach())[0]
+        hole = dataset.hole(row)
+        assert (dataset.source_image(row)[hole] == 255).all()
+        assert result.pairs[k]["psnr_hole"] == pytest.approx(psnr(generated, dataset.face(row)[0], hole))
+        assert math.isfinite(result.metrics["psnr_hole"]) and math.isfinite(result.references["copy"]["psnr_hole"])
+    else:
+        assert math.isnan(result.metrics["psnr_hole"])
     out = result.write(tmp_path / "evaluation", title=task)
     assert (out / "comparison.png").is_file() and "identity t-SNE (identity_tsne.png): dlib left out" in (
         out / "metrics.md").read_text()
@@ -304,5 +327,7 @@ def test_cli_benchmark_per_task(data: Path, tmp_path: Path, capsys: pytest.Captu
     sheet = load_image(tmp_path / "applications.png")
     assert sheet.shape[0] > 6 * 96 and sheet.shape[1] > 5 * 96  # 2 tasks x 3 pairs; 5 columns
     assert (tmp_path / "expression_classifier.safetensors").is_file()  # one classifier for every task
-    assert main(args) == 0
-    assert "== training" not in capsys.readouterr().out  # finished runs are reused
+    smaller = [a if a != "train.max_steps=2" else "train.max_steps=1" for a in args]
+    assert main(smaller) == 0
+    assert "== training" not in capsys.readouterr().out  # finished runs are reused...
+    assert "batch 8, 2 steps," in (tmp_path / "sketch" / "benchmark.md").read_text()  # ...and their steps told

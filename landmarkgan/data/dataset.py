@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from landmarkgan.data.images import load_image, resize_image
 from landmarkgan.data.manifest import Sample, manifest_path, read_manifest
-from landmarkgan.data.degradations import TASKS, degrade
+from landmarkgan.data.degradations import TASKS, degrade, hole_mask
 from landmarkgan.data.pairs import own_pairs, pair_array
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.expressions import EXPRESSIONS, NUM_INTENSITIES, canonical_expression
@@ -186,11 +186,18 @@ class ExpressionPairDataset(Dataset):
             return self.face(index)[0]
         if index in self._degraded:
             return self._degraded[index]
-        seed = zlib.crc32(self.samples[index].image.encode())
-        degraded = degrade(self.task, *self.face(index), seed)
+        degraded = degrade(self.task, *self.face(index), self._hole_seed(index))
         if self._keep(degraded.nbytes):
             self._degraded[index] = degraded
         return degraded
+
+    def hole(self, index: int) -> np.ndarray:
+        """The inpainting hole of manifest row ``index``: bool (S, S), True where its source image is missing."""
+        return hole_mask(self.image_size, self.face(index)[1], self._hole_seed(index))
+
+    def _hole_seed(self, index: int) -> int:
+        """The seed of an image's inpainting hole: the CRC-32 of its file name, the same in every run and split."""
+        return zlib.crc32(self.samples[index].image.encode())
 
     def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
         i, j = (int(v) for v in self.pairs[k])

@@ -18,7 +18,8 @@ the generated face is compared with the real target face:
 
 A model of a restoration task (``model.task``: colorize, inpaint, sketch) is evaluated on its own pairs:
 each test image restored from its degraded version; "copy the input" is then the degraded image, and the
-"warp only" reference (which needs a change of expression) is left out.
+"warp only" reference (which needs a change of expression) is left out. Inpainting is also scored by the PSNR
+over the hole's pixels alone, the part the model had to draw.
 
 A metric that cannot be computed here says why in ``notes`` instead of failing the evaluation.
 """
@@ -56,6 +57,7 @@ REFERENCES = {"copy": "copy the input (reference)", "warp": "warp only, no refin
 METRICS: dict[str, tuple[str, str, bool]] = {
     "psnr": ("PSNR (dB)", ".2f", True),
     "ssim": ("SSIM", ".3f", True),
+    "psnr_hole": ("PSNR in the hole (dB)", ".2f", True),
     "lpips": ("LPIPS", ".4f", False),
     "inception_score": ("IS", ".3f", True),
     "fid": ("FID", ".1f", False),
@@ -179,7 +181,9 @@ def evaluate(
     notes: dict[str, str] = {}
     pairs = [{"source": dataset.samples[int(i)].image, "target": dataset.samples[int(j)].image,
               "expression": dataset.expressions[labels[k]]} for k, (i, j) in enumerate(dataset.pairs)]
-    scorer = _Scorer(targets, truth, labels, changed, size, dataset, classifier, identity, perceptual, device, progress)
+    holes = [dataset.hole(int(j)) for j in dataset.pairs[:, 1]] if task == "inpaint" else None
+    scorer = _Scorer(targets, truth, labels, changed, size, dataset, classifier, identity, perceptual, device, progress,
+                     holes)
     metrics = scorer.score(generated, notes, pairs)
     if predicted[0] is not None:
         for k, (p, t) in enumerate(zip(predicted, truth)):
@@ -236,8 +240,8 @@ class _Scorer:
     """The image metrics of one set of generated faces against the real targets of the evaluated pairs."""
 
     def __init__(self, targets, truth, labels, changed, size, dataset, classifier, identity, perceptual, device,
-                 progress) -> None:
-        self.targets, self.truth, self.size, self.dataset = targets, truth, size, dataset
+                 progress, holes=None) -> None:
+        self.targets, self.truth, self.size, self.dataset, self.holes = targets, truth, size, dataset, holes
         self.labels, self.changed = torch.tensor(labels), torch.tensor(changed, dtype=torch.bool)
         self.classifier, self.identity, self.perceptual = classifier, identity, perceptual
         self.device, self.progress = device, progress
@@ -255,6 +259,11 @@ class _Scorer:
         metrics["ssim"] = float(np.mean([v[1] for v in values]))
         for k, (p, q) in enumerate(values if pairs is not None else []):
             pairs[k]["psnr"], pairs[k]["ssim"] = p, q
+        if self.holes is not None:  # inpainting: how well the missing part was drawn
+            in_hole = [psnr(g, t, h) for g, t, h in zip(generated, self.targets, self.holes)]
+            metrics["psnr_hole"] = float(np.mean([v for v in in_hole if math.isfinite(v)]))
+            for k, v in enumerate(in_hole if pairs is not None else []):
+                pairs[k]["psnr_hole"] = v
         if self.identity:
             descriptors = _identity_metrics(generated, self.targets, self.truth, self.size, metrics, pairs,
                                             self.progress)
