@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from landmarkgan.inference.augment import augment_dataset
     from landmarkgan.inference.pipeline import LandmarkGANPipeline
 
-    pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device)
+    pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device, task="expression")
     samples = augment_dataset(pipe, args.data, args.out, split=args.split, batch_size=args.batch_size)
     print(f"generated {len(samples)} faces from {len({s.extra['source'] for s in samples})} images of {args.data} "
           f"into {args.out}")

@@ -6,6 +6,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from landmarkgan.data.degradations import TASKS
     from landmarkgan.evaluation.benchmark import VARIANTS
 
     p = subparsers.add_parser(
@@ -13,9 +14,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train and evaluate the baselines and Table I ablations on synthetic data; write the table",
         description="Train every variant (the base config plus its switches) for the same steps on the same data, "
         "evaluate each on the same test pairs with one expression classifier, and write OUT/benchmark.md, "
-        "benchmark.json and benchmark.png. Finished runs in OUT/runs are reused. Variants: "
+        "benchmark.json and benchmark.png. Finished runs in OUT/runs are reused. With --task: the paper's other "
+        "applications, per task LandmarkGAN against the label-only baseline (unless --variants) in OUT/<task>, "
+        "with OUT/applications.md and applications.png. Variants: "
         + "; ".join(f"{key} = {name}" for key, (name, _) in VARIANTS.items()),
     )
+    p.add_argument("--task", nargs="+", choices=TASKS, metavar="TASK",
+                   help=f"benchmark these tasks ({', '.join(TASKS)}): each trains and evaluates its variants")
     p.add_argument("--config", default=None, help="base config (default: configs/benchmark.yaml's settings)")
     p.add_argument("--data", help="data folder (default: synthesise 60 identities at the model size into OUT/data)")
     p.add_argument("--out", default="outputs/benchmark", help="output folder (default outputs/benchmark)")
@@ -41,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     from landmarkgan.data.manifest import manifest_path
     from landmarkgan.data.synthetic import synthesize_dataset
+    from landmarkgan.evaluation.applications import run_applications
     from landmarkgan.evaluation.benchmark import run_benchmark
     from landmarkgan.training.config import Config
 
@@ -52,8 +58,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"synthesising the benchmark data set into {data}")
         synthesize_dataset(data, num_identities=60, size=base.model.image_size, seed=base.train.seed)
     base = base.with_overrides([f"train.data={data}"])
-    run_benchmark(base, out, args.variants, args.pairs, args.classifier_steps, identity=not args.no_identity,
-                  perceptual=not args.no_perceptual)
+    options = dict(num_pairs=args.pairs, classifier_steps=args.classifier_steps, identity=not args.no_identity,
+                   perceptual=not args.no_perceptual)
+    if args.task:
+        run_applications(base, out, args.task, args.variants, **options)
+        print((out / "applications.md").read_text())
+        print(f"written to {out}: applications.md, applications.png; per task benchmark.md, benchmark.json, "
+              f"benchmark.png in {', '.join(str(out / t) for t in args.task)}")
+        return 0
+    run_benchmark(base, out, args.variants, **options)
     print((out / "benchmark.md").read_text())
     print(f"written to {out}: benchmark.md, benchmark.json, benchmark.png; runs in {out / 'runs'}")
     return 0

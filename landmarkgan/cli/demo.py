@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from landmarkgan.landmarks.drawing import draw_landmarks
 
     out = Path(args.out)
-    pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device)
+    pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device, task="expression")
     strongest = max(pipe.intensities, default=0)
     overview_rows, overview_labels = [], []
     description = pipe.model.metadata.get("description", "")

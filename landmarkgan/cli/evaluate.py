@@ -12,8 +12,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evaluate",
         help="PSNR, SSIM, LPIPS, IS, FID, landmark L2, identity and expression accuracy on test pairs",
         description="Translate every test pair of DATA (or a seeded sample) and compare with the real targets. "
-        "Writes OUT/metrics.md, metrics.csv, metrics.json, pairs.csv and comparison.png (input | generated "
-        "landmarks | output | ground truth). LPIPS and IS need their pretrained weights on disk "
+        "Writes OUT/metrics.md, metrics.csv, metrics.json, pairs.csv, comparison.png (input | generated "
+        "landmarks | output | ground truth) and identity_tsne.png (a t-SNE of dlib's face descriptors of the real "
+        "and generated faces, one colour per subject). A model trained for a restoration task (colorize, inpaint, "
+        "sketch) is evaluated on restoring each test image from its degraded version. LPIPS and IS need their "
+        "pretrained weights on disk "
         "($LANDMARKGAN_WEIGHTS); a metric that cannot be computed is reported with the file to supply.",
     )
     add_model_arguments(p)
@@ -51,5 +54,6 @@ def run(args: argparse.Namespace) -> int:
                       identity=not args.no_identity, perceptual=not args.no_perceptual)
     out = result.write(args.out, title=str(args.model or "default model"))
     print((out / "metrics.md").read_text())
-    print(f"written to {out}: metrics.md, metrics.csv, metrics.json, pairs.csv, comparison.png")
+    pictures = "comparison.png" + (", identity_tsne.png" if result.identity_tsne is not None else "")
+    print(f"written to {out}: metrics.md, metrics.csv, metrics.json, pairs.csv, {pictures}")
     return 0

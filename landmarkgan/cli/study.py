@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from landmarkgan.evaluation.expression_classifier import load_expression_faces, resize_square
     from landmarkgan.inference.pipeline import LandmarkGANPipeline
 
-    pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device)
+    pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device, task="expression")
     size = pipe.image_size
     train_x, train_y = load_expression_faces(args.data, "train", size, pipe.expressions)
     test_x, test_y = load_expression_faces(args.data, "test", size, pipe.expressions)

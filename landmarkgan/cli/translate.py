@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from landmarkgan.cli import add_detector_argument, add_model_arguments
+from landmarkgan.data.degradations import TASKS
 from landmarkgan.errors import LandmarkGANError
 
 
@@ -19,14 +20,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Detect and align the face in each image (dlib), generate the target expression's 68 "
         "landmarks (stage I) and the translated face (stage II). Writes, per image and expression, the face "
         "(PNG), its landmarks (JSON, in the aligned frame and in the photo) and a landmark overlay; with --all, "
-        "one sheet of every expression and intensity. INPUT may be files, folders or glob patterns.",
+        "one sheet of every expression and intensity. INPUT may be files, folders or glob patterns. With --task "
+        "colorize, inpaint or sketch, a model trained for that task restores each face (from a grey photo, a face "
+        "with a white hole or --mask, or a pencil sketch; --degrade makes those from whole faces) and writes "
+        "NAME_TASK.png, the input it read (NAME_TASK_input.png), the overlay and the landmarks.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images, or globs")
-    target = p.add_mutually_exclusive_group(required=True)
+    target = p.add_mutually_exclusive_group()
     target.add_argument("-e", "--expression", help="target expression: neutral, happy, sad, angry, surprise, fear, "
                         "disgust (contempt if the model knows it)")
     target.add_argument("--all", action="store_true", help="every expression (and intensity) the model knows")
     p.add_argument("--intensity", type=int, help="1..4 (4 strongest) for models with intensity control (default 4)")
+    p.add_argument("--task", choices=TASKS, default="expression",
+                   help="what the model was trained for (default expression); a model of another task is refused. "
+                   "For colorize, inpaint and sketch, -e/--intensity are the face's own (default neutral)")
+    p.add_argument("--mask", help="inpaint: an image of the input's size, white where the face is missing")
+    p.add_argument("--degrade", action="store_true", help="colorize, inpaint, sketch: the inputs are whole faces; "
+                   "make them grey, punch the seeded hole over an eye, the nose or the mouth, or sketch them first")
     p.add_argument("-o", "--out", default="outputs/translate", help="output folder (default outputs/translate)")
     add_model_arguments(p)
     add_detector_argument(p)
@@ -69,24 +79,35 @@ def check_output_folder(out: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from landmarkgan.data.images import save_image
+    from landmarkgan.data.images import load_image, save_image
     from landmarkgan.inference.pipeline import LandmarkGANPipeline
     from landmarkgan.inference.sheets import translation_sheet
 
     inputs = expand_inputs(args.inputs)
     out = Path(args.out)
     check_output_folder(out)
-    pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device, detector=args.detector)
-    if args.expression:
-        pipe.check_label(args.expression, args.intensity)  # a bad label fails before any work
+    restoring = args.task != "expression"
+    if not restoring and not (args.expression or args.all):
+        raise LandmarkGANError("give the target expression (-e/--expression) or --all")
+    if restoring and args.all:
+        raise LandmarkGANError(f"--all makes every expression; a {args.task} model restores each face once")
+    if not restoring and (args.mask or args.degrade):
+        raise LandmarkGANError("--mask and --degrade go with --task colorize, inpaint or sketch")
+    pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device, detector=args.detector, task=args.task)
+    if args.expression or restoring:
+        pipe.check_label(args.expression or "neutral", args.intensity)  # a bad label fails before any work
     elif args.intensity is not None:
         raise LandmarkGANError("--intensity goes with --expression; --all makes every intensity")
+    mask = load_image(args.mask) if args.mask else None
     failed: list[str] = []
     written = 0
     for path in tqdm(inputs, desc="translate", unit="img", disable=len(inputs) < 2):
         try:
             if args.all:
                 results = pipe.translate_all(path, align=not args.no_align)
+            elif restoring:
+                results = [pipe.restore(path, args.expression or "neutral", args.intensity, align=not args.no_align,
+                                        mask=mask, degrade=args.degrade)]
             else:
                 results = [pipe(path, args.expression, args.intensity, align=not args.no_align)]
         except LandmarkGANError as e:
@@ -96,7 +117,11 @@ def run(args: argparse.Namespace) -> int:
             continue
         stem = path.stem
         for r in results:
-            name = f"{stem}_{r.expression}" + (f"{r.intensity}" if r.intensity else "")
+            if restoring:
+                name = f"{stem}_{args.task}"
+                save_image(r.source, out / f"{name}_input.png")
+            else:
+                name = f"{stem}_{r.expression}" + (f"{r.intensity}" if r.intensity else "")
             save_image(r.image, out / f"{name}.png")
             save_image(r.overlay(), out / f"{name}_overlay.png")
             (out / f"{name}_landmarks.json").write_text(json.dumps({"input": str(path), **r.to_json()}))

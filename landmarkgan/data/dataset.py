@@ -3,12 +3,15 @@
 Each item holds what LandmarkGAN's two stages need: the source image x, the target image y,
 the target expression label le (and intensity li), the 68 landmarks of both images, and the
 paper's landmark image of y (white canvas, y's colours within radius Sl of each landmark),
-which is what the landmark discriminator Dl sees as real.
+which is what the landmark discriminator Dl sees as real. For the restoration tasks (the paper's other
+applications) x is y itself, degraded (grey, with a hole, or a pencil sketch; see
+:mod:`landmarkgan.data.degradations`), and the labels are y's own.
 """
 
 from __future__ import annotations
 
 import os
+import zlib
 
 import numpy as np
 import torch
@@ -17,7 +20,8 @@ from torch.utils.data import Dataset
 
 from landmarkgan.data.images import load_image, resize_image
 from landmarkgan.data.manifest import Sample, manifest_path, read_manifest
-from landmarkgan.data.pairs import pair_array
+from landmarkgan.data.degradations import TASKS, degrade, hole_mask
+from landmarkgan.data.pairs import own_pairs, pair_array
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.expressions import EXPRESSIONS, NUM_INTENSITIES, canonical_expression
 from landmarkgan.landmarks.encoding import landmark_image
@@ -60,9 +64,13 @@ class ExpressionPairDataset(Dataset):
         pairs: "all" pairs or a seeded "sample" of ``num_pairs`` of them.
         expressions: the label list (e.g. a trained model's); by default the manifest's
             expressions in :data:`~landmarkgan.expressions.EXPRESSIONS` order.
-        cache_mb: memory (MiB) that decoded images and landmark images may take once read, so each
-            file is decoded and each landmark image drawn once; 0 turns the cache off. Images past the
-            budget are read from disk every time. Every DataLoader worker holds its own cache.
+        cache_mb: memory (MiB) that decoded images, landmark images and degraded images may take once
+            made, so each file is decoded and each landmark image drawn once; 0 turns the cache off. Images
+            past the budget are made again every time. Every DataLoader worker holds its own cache.
+        task: "expression" (pairs of two images, :func:`~landmarkgan.data.pairs.pair_array`), or a
+            restoration task ("colorize", "inpaint", "sketch"): every image paired with itself
+            (:func:`~landmarkgan.data.pairs.own_pairs`), its degraded version as x; the inpainting hole of
+            each image is seeded by its file name, so it is the same in every run.
 
     Items are dicts: ``x``, ``y`` and ``target_landmark_image`` (float (3, S, S) in [-1, 1]),
     ``source_label``/``target_label`` (long index into ``expressions``), ``source_intensity``/
@@ -80,7 +88,11 @@ class ExpressionPairDataset(Dataset):
         seed: int = 0,
         expressions: tuple[str, ...] | list[str] | None = None,
         cache_mb: float = 4096,
+        task: str = "expression",
     ) -> None:
+        if task not in TASKS:
+            raise LandmarkGANError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+        self.task = task
         self.root = manifest_path(root).parent
         self.samples: list[Sample] = read_manifest(root)
         present = {s.expression for s in self.samples}
@@ -98,12 +110,16 @@ class ExpressionPairDataset(Dataset):
             raise LandmarkGANError(f"image size must be positive, got {image_size}")
         self.num_intensities = NUM_INTENSITIES if any(s.intensity > 0 for s in self.samples) else 0
         self.split = split
-        self.pairs = pair_array(self.samples, split, pairs, num_pairs, seed)
+        if task == "expression":
+            self.pairs = pair_array(self.samples, split, pairs, num_pairs, seed)
+        else:
+            self.pairs = own_pairs(self.samples, split, pairs, num_pairs, seed)
         if not 0 <= cache_mb < float("inf"):
             raise LandmarkGANError(f"the image cache size must be a number of MiB, at least 0, got {cache_mb}")
         self._cache_room = int(cache_mb * 2**20)  # bytes left in the cache
         self._faces: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._landmark_images: dict[int, np.ndarray] = {}
+        self._degraded: dict[int, np.ndarray] = {}
         self.image_size = image_size or self._load(int(self.pairs[0, 0])).shape[0]
 
     def __len__(self) -> int:
@@ -163,9 +179,30 @@ class ExpressionPairDataset(Dataset):
             self._landmark_images[index] = encoded
         return encoded
 
+    def source_image(self, index: int) -> np.ndarray:
+        """What the model reads of manifest row ``index`` (uint8 (S, S, 3)): the face, degraded for a
+        restoration task (its inpainting hole seeded by the image's file name)."""
+        if self.task == "expression":
+            return self.face(index)[0]
+        if index in self._degraded:
+            return self._degraded[index]
+        degraded = degrade(self.task, *self.face(index), self._hole_seed(index))
+        if self._keep(degraded.nbytes):
+            self._degraded[index] = degraded
+        return degraded
+
+    def hole(self, index: int) -> np.ndarray:
+        """The inpainting hole of manifest row ``index``: bool (S, S), True where its source image is missing."""
+        return hole_mask(self.image_size, self.face(index)[1], self._hole_seed(index))
+
+    def _hole_seed(self, index: int) -> int:
+        """The seed of an image's inpainting hole: the CRC-32 of its file name, the same in every run and split."""
+        return zlib.crc32(self.samples[index].image.encode())
+
     def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
         i, j = (int(v) for v in self.pairs[k])
-        x, x_landmarks = self.face(i)
+        x_landmarks = self.face(i)[1]
+        x = self.source_image(i)
         y, y_landmarks = self.face(j)
         source, target = self.samples[i], self.samples[j]
         return {

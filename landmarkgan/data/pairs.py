@@ -2,7 +2,8 @@
 view, with a different expression (or intensity). The model learns x -> y given y's labels.
 
 Pairs are (source index, target index) into a manifest's sample list. Images with the same
-expression and intensity (JAFFE's repeated takes) are never paired with each other.
+expression and intensity (JAFFE's repeated takes) are never paired with each other. The restoration
+tasks (colourisation, inpainting, sketch-to-face) pair every image with itself (:func:`own_pairs`).
 """
 
 from __future__ import annotations
@@ -35,14 +36,7 @@ def pair_array(
     source_expression: str | None = None,
 ) -> np.ndarray:
     """The pairs of :func:`make_pairs` as an int64 array of shape (N, 2), for large data sets."""
-    if split not in SPLITS:
-        raise LandmarkGANError(f"split must be one of {SPLITS}, got {split!r}")
-    if mode not in PAIR_MODES:
-        raise LandmarkGANError(f"pair mode must be one of {PAIR_MODES}, got {mode!r}")
-    if mode == "sample" and (num is None or num < 1):
-        raise LandmarkGANError("pair mode 'sample' needs a number of pairs (num >= 1)")
-    if mode == "all" and num is not None:
-        raise LandmarkGANError("a number of pairs only applies to pair mode 'sample'; use mode 'sample' or drop it")
+    _check_mode(split, mode, num)
     wanted_source = canonical_expression(source_expression) if source_expression else None
 
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -62,6 +56,33 @@ def pair_array(
             f"the {split} split has no pairs{restriction}: a pair needs two images of the same subject "
             f"(and view) with different expressions ({sum(s.split == split for s in samples)} {split} image(s) found)"
         )
+    return _sampled(pairs, mode, num, seed)
+
+
+def own_pairs(samples: list[Sample], split: str = "train", mode: str = "all", num: int | None = None,
+              seed: int = 0) -> np.ndarray:
+    """Every image of ``split`` paired with itself, (N, 2) int64 in manifest order (or a seeded sample of ``num``):
+    the pairs of the restoration tasks, whose source is the target degraded (see ``landmarkgan.data.degradations``)."""
+    _check_mode(split, mode, num)
+    rows = np.asarray([i for i, s in enumerate(samples) if s.split == split], dtype=np.int64)
+    if len(rows) == 0:
+        raise LandmarkGANError(f"the {split} split has no images")
+    return _sampled(np.stack([rows, rows], axis=1), mode, num, seed)
+
+
+def _check_mode(split: str, mode: str, num: int | None) -> None:
+    if split not in SPLITS:
+        raise LandmarkGANError(f"split must be one of {SPLITS}, got {split!r}")
+    if mode not in PAIR_MODES:
+        raise LandmarkGANError(f"pair mode must be one of {PAIR_MODES}, got {mode!r}")
+    if mode == "sample" and (num is None or num < 1):
+        raise LandmarkGANError("pair mode 'sample' needs a number of pairs (num >= 1)")
+    if mode == "all" and num is not None:
+        raise LandmarkGANError("a number of pairs only applies to pair mode 'sample'; use mode 'sample' or drop it")
+
+
+def _sampled(pairs: np.ndarray, mode: str, num: int | None, seed: int) -> np.ndarray:
+    """A seeded sample of ``num`` of ``pairs`` in mode "sample" (all of them when fewer exist); all in mode "all"."""
     if mode == "sample" and num < len(pairs):
         chosen = np.random.default_rng(seed).choice(len(pairs), size=num, replace=False)
         pairs = pairs[chosen]

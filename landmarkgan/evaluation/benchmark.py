@@ -41,7 +41,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
 }
 # whose warp the "warp only" reference row shows: the first of these that runs (else the first variant)
 REFERENCE_VARIANTS = ("warp", "landmarkgan")
-TABLE_METRICS = ["psnr", "ssim", "fid", "landmark_l2_detected", "landmark_l2_model", "face_detected",
+TABLE_METRICS = ["psnr", "ssim", "psnr_hole", "fid", "landmark_l2_detected", "landmark_l2_model", "face_detected",
                  "verification_rate", "expression_accuracy", "expression_accuracy_changed"]
 
 
@@ -54,9 +54,12 @@ def run_benchmark(
     identity: bool = True,
     perceptual: bool = True,
     progress: bool = True,
+    classifier_file: str | os.PathLike | None = None,
 ) -> dict[str, Evaluation]:
     """Train (or reuse) and evaluate every variant; write ``benchmark.md``, ``benchmark.json`` and
-    ``benchmark.png`` into ``out``. ``base.train.data`` is the data folder, ``base.train.max_steps`` the budget."""
+    ``benchmark.png`` into ``out``. ``base.train.data`` is the data folder, ``base.train.max_steps`` the budget,
+    ``base.model.task`` the task. The expression classifier is read from ``classifier_file`` (default
+    ``out/expression_classifier.safetensors``), or trained and saved there when it does not exist."""
     from landmarkgan.evaluation.expression_classifier import load_classifier, save_classifier, train_on_folder
     from landmarkgan.inference.loading import load_model
     from landmarkgan.devices import resolve_device
@@ -71,7 +74,7 @@ def run_benchmark(
     out = Path(out)
     data = base.train.data
     device = resolve_device(base.train.device, option="train.device")
-    classifier_file = out / "expression_classifier.safetensors"
+    classifier_file = Path(classifier_file or out / "expression_classifier.safetensors")
     if classifier_file.is_file():
         classifier = load_classifier(classifier_file, device)
     else:
@@ -81,6 +84,7 @@ def run_benchmark(
 
     reference = next((k for k in REFERENCE_VARIANTS if k in keys), keys[0])
     results: dict[str, Evaluation] = {}
+    trained: dict[str, int] = {}  # steps each evaluated model had (a reused run may have more than max_steps)
     for key in keys:
         name, overrides = VARIANTS[key]
         run = out / "runs" / key
@@ -90,11 +94,13 @@ def run_benchmark(
             print(f"== training {name} ({config.train.max_steps} steps) in {run}", flush=True)
             Trainer(config, resume=done is not None, progress_bar=progress).train()
         print(f"== evaluating {name}", flush=True)
-        results[name] = evaluate(load_model(run), data, num_pairs=num_pairs, device=device, classifier=classifier,
+        model = load_model(run)
+        trained[name] = model.metadata["step"]
+        results[name] = evaluate(model, data, num_pairs=num_pairs, device=device, classifier=classifier,
                                  identity=identity, perceptual=perceptual, references=key == reference,
                                  progress=progress)
         results[name].write(run / "evaluation", title=name)
-    write_benchmark(results, base, out, num_pairs)
+    write_benchmark(results, base, out, num_pairs, trained)
     return results
 
 
@@ -107,12 +113,17 @@ def data_expressions(data: str | os.PathLike) -> list[str]:
     return [e for e in EXPRESSIONS if e in present]
 
 
-def write_benchmark(results: dict[str, Evaluation], base: Config, out: Path, num_pairs: int | None) -> None:
-    """The table (Markdown + JSON) and one picture: input, ground truth and every variant's output."""
+def write_benchmark(results: dict[str, Evaluation], base: Config, out: Path, num_pairs: int | None,
+                    trained: dict[str, int] | None = None) -> None:
+    """The table (Markdown + JSON) and one picture: input, ground truth and every variant's output. ``trained``
+    holds the steps each variant's model had, when they are known (else the config's budget is stated)."""
     out.mkdir(parents=True, exist_ok=True)
     m = base.model
-    setup = (f"Data `{base.train.data}`; every variant: {m.image_size}x{m.image_size}, ngf {m.ngf}, ndf {m.ndf}, "
-             f"batch {base.train.batch_size}, {base.train.max_steps} steps, seed {base.train.seed}; "
+    counts = sorted(set(trained.values())) if trained else [base.train.max_steps]
+    steps = f"{counts[0]} steps" if len(counts) == 1 else "steps " + ", ".join(
+        f"({i + 1}) {trained[name]}" for i, name in enumerate(results))
+    setup = (f"Task {m.task}; data `{base.train.data}`; every variant: {m.image_size}x{m.image_size}, ngf {m.ngf}, "
+             f"ndf {m.ndf}, batch {base.train.batch_size}, {steps}, seed {base.train.seed}; "
              f"{num_pairs or 'all'} test pairs of held-out subjects. Columns of benchmark.png: input, ground truth, "
              "then the variants in table order.")
     references = next((r.references for r in results.values() if r.references), {})

@@ -12,7 +12,14 @@ the generated face is compared with the real target face:
   face (both cut into dlib's face chip with the target's true landmarks), verified below dlib's 0.6
   threshold;
 * expression accuracy: a CNN expression classifier trained on the real training faces classifies
-  the generated faces; its accuracy on the real test faces is the reference.
+  the generated faces; its accuracy on the real test faces is the reference;
+* the identity feature picture (the paper's Fig. 3): a t-SNE of dlib's descriptors of the real test faces
+  and the generated faces, one colour per subject (``identity_tsne.png``).
+
+A model of a restoration task (``model.task``: colorize, inpaint, sketch) is evaluated on its own pairs:
+each test image restored from its degraded version; "copy the input" is then the degraded image, and the
+"warp only" reference (which needs a change of expression) is left out. Inpainting is also scored by the PSNR
+over the hole's pixels alone, the part the model had to draw.
 
 A metric that cannot be computed here says why in ``notes`` instead of failing the evaluation.
 """
@@ -50,6 +57,7 @@ REFERENCES = {"copy": "copy the input (reference)", "warp": "warp only, no refin
 METRICS: dict[str, tuple[str, str, bool]] = {
     "psnr": ("PSNR (dB)", ".2f", True),
     "ssim": ("SSIM", ".3f", True),
+    "psnr_hole": ("PSNR in the hole (dB)", ".2f", True),
     "lpips": ("LPIPS", ".4f", False),
     "inception_score": ("IS", ".3f", True),
     "fid": ("FID", ".1f", False),
@@ -62,6 +70,7 @@ METRICS: dict[str, tuple[str, str, bool]] = {
     "expression_accuracy_changed": ("expression accuracy, changed expression", ".3f", True),
     "real_expression_accuracy": ("expression accuracy, real test faces", ".3f", True),
 }
+PICTURES = {"identity_tsne": "identity t-SNE (identity_tsne.png)"}  # pictures that may be missing, with a note
 
 
 @dataclass
@@ -72,15 +81,17 @@ class Evaluation:
     notes: dict[str, str] = field(default_factory=dict)
     pairs: list[dict] = field(default_factory=list)
     sheet: np.ndarray | None = None
-    examples: dict[str, list[np.ndarray]] = field(default_factory=dict)  # input/output/target of the first pairs
+    examples: dict[str, list[np.ndarray]] = field(default_factory=dict)  # input/output/target/landmarks, first pairs
     references: dict[str, dict[str, float]] = field(default_factory=dict)  # REFERENCES key -> their metrics
+    identity_tsne: np.ndarray | None = None  # the identity feature picture
 
     def rows(self, title: str = "model") -> dict[str, dict[str, float]]:
         """Table rows: the do-nothing references first (when scored), then the model."""
         return {**{REFERENCES[k]: m for k, m in self.references.items()}, title: self.metrics}
 
     def write(self, out: str | os.PathLike, title: str = "") -> Path:
-        """``metrics.md``, ``metrics.json``, ``metrics.csv``, ``pairs.csv`` and ``comparison.png`` in ``out``."""
+        """``metrics.md``, ``metrics.json``, ``metrics.csv``, ``pairs.csv``, ``comparison.png`` and
+        ``identity_tsne.png`` in ``out``."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.md").write_text(markdown_table(self.rows(title or "model")) + "\n" + notes_text(self.notes))
@@ -97,6 +108,8 @@ class Evaluation:
                 writer.writerows(self.pairs)
         if self.sheet is not None:
             save_image(self.sheet, out / "comparison.png")
+        if self.identity_tsne is not None:
+            save_image(self.identity_tsne, out / "identity_tsne.png")
         return out
 
 
@@ -115,7 +128,7 @@ def markdown_table(rows: dict[str, dict[str, float]], metrics: list[str] | None 
 
 
 def notes_text(notes: dict[str, str]) -> str:
-    return "".join(f"- {METRICS[m][0]}: {why}\n" for m, why in notes.items())
+    return "".join(f"- {METRICS[m][0] if m in METRICS else PICTURES[m]}: {why}\n" for m, why in notes.items())
 
 
 @torch.no_grad()
@@ -138,13 +151,16 @@ def evaluate(
     ``classifier`` is a trained :class:`~landmarkgan.evaluation.expression_classifier.ExpressionClassifier`
     over the model's expressions, or None to leave expression accuracy out. ``identity=False`` skips
     dlib (detected landmarks and verification); ``perceptual=False`` skips LPIPS, IS and FID.
-    ``references`` also scores the two do-nothing references of :data:`REFERENCES` on the same pairs.
+    ``references`` also scores the do-nothing references of :data:`REFERENCES` on the same pairs ("copy the
+    input" only, for a restoration task).
     """
     device = torch.device(device)
     model = model.to(device).eval()
     size = model.config.image_size
+    task = model.config.task
     dataset = ExpressionPairDataset(data, split=split, image_size=size, pairs="sample" if num_pairs else "all",
-                                    num_pairs=num_pairs, seed=seed, expressions=model.config.expressions)
+                                    num_pairs=num_pairs, seed=seed, expressions=model.config.expressions, task=task)
+    warp_reference = references and task == "expression"
     sources, generated, warped, targets, landmark_images, predicted, truth, labels, changed = ([] for _ in range(9))
     loader = DataLoader(dataset, batch_size=batch_size, generator=torch.Generator())
     for batch in tqdm(loader, desc="translating test pairs", unit="batch", disable=not progress):
@@ -154,7 +170,7 @@ def evaluate(
         generated += list(to_uint8(out["image"]))
         sources += list(to_uint8(batch["x"]))
         targets += list(to_uint8(batch["y"]))
-        if references:
+        if warp_reference:
             warped += list(to_uint8(out["warped"] if out["warped"] is not None else warp_only(model, batch, out)))
         landmark_images += list(to_uint8(out["landmark_image"])) if out["landmark_image"] is not None else [None] * n
         predicted += list(out["landmarks"].float().cpu().numpy()) if out["landmarks"] is not None else [None] * n
@@ -165,7 +181,9 @@ def evaluate(
     notes: dict[str, str] = {}
     pairs = [{"source": dataset.samples[int(i)].image, "target": dataset.samples[int(j)].image,
               "expression": dataset.expressions[labels[k]]} for k, (i, j) in enumerate(dataset.pairs)]
-    scorer = _Scorer(targets, truth, labels, changed, size, dataset, classifier, identity, perceptual, device, progress)
+    holes = [dataset.hole(int(j)) for j in dataset.pairs[:, 1]] if task == "inpaint" else None
+    scorer = _Scorer(targets, truth, labels, changed, size, dataset, classifier, identity, perceptual, device, progress,
+                     holes)
     metrics = scorer.score(generated, notes, pairs)
     if predicted[0] is not None:
         for k, (p, t) in enumerate(zip(predicted, truth)):
@@ -178,12 +196,34 @@ def evaluate(
     reference_metrics = {}
     if references:
         for key, images in (("copy", sources), ("warp", warped)):
-            reference_metrics[key] = scorer.score(images, {}, None)
+            if images:
+                reference_metrics[key] = scorer.score(images, {}, None)
+    if identity:
+        tsne = _identity_tsne(dataset, *scorer.descriptors, notes)
+    else:
+        tsne, notes["identity_tsne"] = None, "dlib left out (--no-identity)"
     sheet = comparison_sheet(sources, landmark_images, predicted, warped or None, generated, targets,
                              [p["expression"] for p in pairs])
     n = min(SHEET_PAIRS, len(generated))
-    examples = {"input": sources[:n], "output": generated[:n], "target": targets[:n]}
-    return Evaluation(metrics, notes, pairs, sheet, examples, reference_metrics)
+    examples = {"input": sources[:n], "output": generated[:n], "target": targets[:n],
+                "landmarks": [landmark_cell(landmark_images[k], predicted[k], size) for k in range(n)]}
+    return Evaluation(metrics, notes, pairs, sheet, examples, reference_metrics, tsne)
+
+
+def _identity_tsne(dataset: ExpressionPairDataset, generated: np.ndarray, real: np.ndarray,
+                   notes: dict[str, str]) -> np.ndarray | None:
+    """The identity t-SNE picture of the evaluated pairs: each real test face once (its descriptor from its first
+    pair) and every generated face; None, with a note why, when there are too few faces."""
+    from landmarkgan.evaluation.identity_tsne import identity_tsne_picture
+
+    targets = [int(j) for j in dataset.pairs[:, 1]]
+    first = sorted({row: k for k, row in reversed(list(enumerate(targets)))}.values())
+    subjects = [dataset.samples[j].subject for j in targets]
+    try:
+        return identity_tsne_picture(real[first], [subjects[k] for k in first], generated, subjects)
+    except LandmarkGANError as e:
+        notes["identity_tsne"] = str(e)
+        return None
 
 
 def warp_only(model: LandmarkGAN, batch: dict[str, torch.Tensor], out: dict[str, torch.Tensor | None]) -> torch.Tensor:
@@ -200,11 +240,12 @@ class _Scorer:
     """The image metrics of one set of generated faces against the real targets of the evaluated pairs."""
 
     def __init__(self, targets, truth, labels, changed, size, dataset, classifier, identity, perceptual, device,
-                 progress) -> None:
-        self.targets, self.truth, self.size, self.dataset = targets, truth, size, dataset
+                 progress, holes=None) -> None:
+        self.targets, self.truth, self.size, self.dataset, self.holes = targets, truth, size, dataset, holes
         self.labels, self.changed = torch.tensor(labels), torch.tensor(changed, dtype=torch.bool)
         self.classifier, self.identity, self.perceptual = classifier, identity, perceptual
         self.device, self.progress = device, progress
+        self.descriptors: tuple[np.ndarray, np.ndarray] | None = None  # (generated, real) of the model's own faces
         if classifier is not None and list(classifier.classes) != list(dataset.expressions):
             raise LandmarkGANError(
                 f"the expression classifier knows {list(classifier.classes)} but the model {list(dataset.expressions)}"
@@ -218,8 +259,16 @@ class _Scorer:
         metrics["ssim"] = float(np.mean([v[1] for v in values]))
         for k, (p, q) in enumerate(values if pairs is not None else []):
             pairs[k]["psnr"], pairs[k]["ssim"] = p, q
+        if self.holes is not None:  # inpainting: how well the missing part was drawn
+            in_hole = [psnr(g, t, h) for g, t, h in zip(generated, self.targets, self.holes)]
+            metrics["psnr_hole"] = float(np.mean([v for v in in_hole if math.isfinite(v)]))
+            for k, v in enumerate(in_hole if pairs is not None else []):
+                pairs[k]["psnr_hole"] = v
         if self.identity:
-            _identity_metrics(generated, self.targets, self.truth, self.size, metrics, pairs, self.progress)
+            descriptors = _identity_metrics(generated, self.targets, self.truth, self.size, metrics, pairs,
+                                            self.progress)
+            if pairs is not None:
+                self.descriptors = descriptors
         else:
             notes["landmark_l2_detected"] = notes["verification_rate"] = "dlib left out (--no-identity)"
         if self.classifier is not None:
@@ -249,8 +298,9 @@ class _Scorer:
         return accuracy(self.classifier, real, real_labels)
 
 
-def _identity_metrics(generated, targets, truth, size, metrics, pairs, progress) -> None:
-    """Detected-landmark L2 and face verification, both with dlib (per-pair values into ``pairs`` unless None)."""
+def _identity_metrics(generated, targets, truth, size, metrics, pairs, progress) -> tuple[np.ndarray, np.ndarray]:
+    """Detected-landmark L2 and face verification, both with dlib (per-pair values into ``pairs`` unless None);
+    returns the descriptors of the generated and the real faces, (N, 128) each."""
     from landmarkgan.evaluation.identity_metrics import face_descriptors, identity_report
     from landmarkgan.landmarks.detector import FaceLandmarkDetector
 
@@ -275,6 +325,7 @@ def _identity_metrics(generated, targets, truth, size, metrics, pairs, progress)
     if pairs is not None:
         for k, (d, i) in enumerate(zip(distances, np.linalg.norm(fake - real, axis=1))):
             pairs[k]["landmark_l2_detected"], pairs[k]["identity_distance"] = d, float(i)
+    return fake, real
 
 
 def _perceptual_metrics(generated, targets, metrics, notes, device, progress) -> None:
@@ -301,12 +352,18 @@ def _perceptual_metrics(generated, targets, metrics, notes, device, progress) ->
         notes["fid"] = str(e)
 
 
+def landmark_cell(landmark_image: np.ndarray | None, points: np.ndarray | None, size: int) -> np.ndarray:
+    """The "generated landmarks" picture of one pair: stage I's landmark image (white for a model without one)
+    with its points drawn over it."""
+    canvas = landmark_image if landmark_image is not None else np.full((size, size, 3), 255, np.uint8)
+    return draw_landmarks(canvas, points) if points is not None else canvas
+
+
 def comparison_sheet(sources, landmark_images, predicted, warped, generated, targets, expressions) -> np.ndarray:
     """input | generated landmarks | warp only (when given) | output | ground truth, for the first pairs."""
     rows = []
     for k in range(min(SHEET_PAIRS, len(generated))):
-        canvas = landmark_images[k] if landmark_images[k] is not None else np.full_like(generated[k], 255)
-        marks = draw_landmarks(canvas, predicted[k]) if predicted[k] is not None else canvas
+        marks = landmark_cell(landmark_images[k], predicted[k], generated[k].shape[0])
         rows.append([sources[k], marks, *([warped[k]] if warped else []), generated[k], targets[k]])
     columns = ["input", "generated landmarks", *(["warp only"] if warped else []), "output", "ground truth"]
     return make_sheet(rows, columns, expressions[: len(rows)], cell_size=max(128, generated[0].shape[0]))

@@ -86,13 +86,20 @@ def _pair(a: ImageLike, b: ImageLike) -> tuple[np.ndarray, np.ndarray]:
     return x.astype(np.float64), y.astype(np.float64)
 
 
-def psnr(generated: ImageLike, target: ImageLike) -> float:
-    """Peak signal-to-noise ratio in dB: 10 log10(255^2 / MSE), MSE over all pixels and channels.
+def psnr(generated: ImageLike, target: ImageLike, mask: np.ndarray | None = None) -> float:
+    """Peak signal-to-noise ratio in dB: 10 log10(255^2 / MSE), MSE over all pixels and channels (or, with a
+    boolean ``mask`` (H, W), over the pixels where it is True, e.g. an inpainting hole).
 
     Identical images have MSE 0 and give ``math.inf``; an evaluation that averages PSNR over a
     test set must decide how to treat such a pair (the paper's generated images never match exactly).
     """
     x, y = _pair(generated, target)
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != x.shape[:2] or not mask.any():
+            raise LandmarkGANError(f"the PSNR mask must be a non-empty (H, W) = {x.shape[:2]} boolean array, "
+                                   f"got {mask.shape} with {int(mask.sum())} pixels set")
+        x, y = x[mask], y[mask]
     mse = float(np.mean((x - y) ** 2))
     if mse == 0.0:
         return math.inf

@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 from landmarkgan.assets import asset_path
-from landmarkgan.errors import LandmarkGANError
+from landmarkgan.data.degradations import TASKS
+from landmarkgan.errors import LandmarkGANError, quoted
 from landmarkgan.models.landmarkgan import MODEL_CONFIG_NAME, LandmarkGAN
 from landmarkgan.models.weights import load_into, load_weights
 
@@ -36,6 +37,17 @@ def load_model(path: str | os.PathLike | None = None) -> LandmarkGAN:
             raise
         raise LandmarkGANError(f"not enough memory to build the model in {folder}; use a machine with more "
                                "memory or a smaller model") from None
+
+
+def check_task(model: LandmarkGAN, task: str | None) -> None:
+    """Refuse ``model`` for ``task`` when it was trained for another one (``task=None`` takes any model)."""
+    if task is None or task == model.config.task:
+        return
+    if task not in TASKS:
+        raise LandmarkGANError(f"unknown task {quoted(task)}; choose one of {', '.join(TASKS)}")
+    raise LandmarkGANError(
+        f"this model was trained for the {model.config.task} task, not {task}: use it with --task "
+        f"{model.config.task} (task={model.config.task!r}), or train a model with model.task={task}")
 
 
 def _load(folder: Path) -> LandmarkGAN:

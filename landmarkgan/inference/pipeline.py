@@ -10,6 +10,13 @@
 A photo is first aligned: dlib finds the face and its landmarks, and the face is rotated, scaled and
 cropped into the frame the model was trained in (see ``landmarkgan.landmarks.align``). An image that
 already is such a crop (a prepared or synthetic data set image, a tensor) skips that with ``align=False``.
+
+A model trained for one of the paper's other applications (``model.task``: colorize, inpaint, sketch)
+restores a face instead: give it a grey photo, a face with a hole (painted white, or a ``mask``) or a pencil
+sketch, and it returns the face's landmarks and the face in colour, whole, or drawn from the sketch::
+
+    pipe = LandmarkGANPipeline.from_pretrained("runs/inpaint", task="inpaint")
+    result = pipe.restore("me.jpg", mask="hole.png")  # or degrade=True: the seeded hole over an eye, nose or mouth
 """
 
 from __future__ import annotations
@@ -26,19 +33,23 @@ import torch
 from PIL import Image
 
 from landmarkgan.data.dataset import to_tensor, to_uint8
+from landmarkgan.data.degradations import fill_hole, greyscale, hole_mask, sketch
 from landmarkgan.data.images import check_size, load_image, resize_image, shrink, to_rgb
 from landmarkgan.devices import resolve_device
 from landmarkgan.errors import LandmarkGANError, quoted
 from landmarkgan.expressions import canonical_expression
-from landmarkgan.landmarks.align import align_face
+from landmarkgan.landmarks.align import align_face, warp_image
 from landmarkgan.landmarks.detector import DETECTORS
 from landmarkgan.landmarks.drawing import draw_landmarks
 from landmarkgan.models.landmarkgan import LandmarkGAN
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
+MaskInput = str | os.PathLike | Image.Image | np.ndarray
 DETECTION_SIDE = 1024  # photos are searched for faces at most this large (the face is cut from the original)
 DEFAULT_INTENSITY = 4  # the strongest level, when a model with intensity control is not told one
 DEFAULT_DETECTOR = "auto"  # dlib's HOG, and its CNN only for a photo where HOG finds no face (a tilted head)
+RESTORED_EXPRESSION = "neutral"  # a restored face's own expression, unless told
+HOLE_SEED = 0  # the seed of the hole ``degrade=True`` makes for an inpainting model
 
 
 @dataclass
@@ -95,10 +106,15 @@ class LandmarkGANPipeline:
         detector: dlib's face detector, "hog" (fast), "cnn" (finds tilted heads, slow on a CPU) or "auto"
             (default: HOG, then the CNN when HOG finds no face), created the first time a photo needs
             aligning; or a face detector object with ``detect_one(image, what)``.
+        task: the task the caller means ("expression", "colorize", "inpaint", "sketch"); a model trained for
+            another one is refused. None takes the model's own (see :attr:`task`).
     """
 
     def __init__(self, model: LandmarkGAN, device: str | torch.device = "auto",
-                 detector: str | object = DEFAULT_DETECTOR) -> None:
+                 detector: str | object = DEFAULT_DETECTOR, task: str | None = None) -> None:
+        from landmarkgan.inference.loading import check_task
+
+        check_task(model, task)
         self.device = resolve_device(device)
         if not model.config.has_stage1:
             raise LandmarkGANError(
@@ -111,11 +127,12 @@ class LandmarkGANPipeline:
     # -- loading and saving -------------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto",
-                        detector: str | object = DEFAULT_DETECTOR) -> "LandmarkGANPipeline":
-        """The pipeline of a model folder, a training run or checkpoint, or (None) the built-in default model."""
+                        detector: str | object = DEFAULT_DETECTOR, task: str | None = None) -> "LandmarkGANPipeline":
+        """The pipeline of a model folder, a training run or checkpoint, or (None) the built-in default model
+        (refused when it was trained for another ``task`` than the one given)."""
         from landmarkgan.inference.loading import load_model
 
-        return cls(load_model(path), device=device, detector=detector)
+        return cls(load_model(path), device=device, detector=detector, task=task)
 
     def with_detector(self, detector: str | object) -> "LandmarkGANPipeline":
         """This pipeline, sharing its model, finding faces with another detector ("hog", "cnn" or "auto")."""
@@ -128,6 +145,12 @@ class LandmarkGANPipeline:
         return self.model.save_pretrained(folder, metadata=self.model.metadata, **kwargs)
 
     # -- what the model knows ------------------------------------------------------------------------
+    @property
+    def task(self) -> str:
+        """What the model was trained for: "expression" translation, or restoring a face ("colorize",
+        "inpaint", "sketch")."""
+        return self.model.config.task
+
     @property
     def image_size(self) -> int:
         return self.model.config.image_size
@@ -247,14 +270,73 @@ class LandmarkGANPipeline:
     def __call__(self, image: ImageInput, expression: str = "happy", intensity: int | None = None,
                  align: bool = True) -> Translation:
         """Translate one face to ``expression`` (at ``intensity`` 1..4 when the model controls it)."""
+        self._require_expression_model()
         label = self.check_label(expression, intensity)
         face = self.prepare(image, align)
         result = self.translate_faces(face.face[None], [label], _stacked(face.landmarks, 1))[0]
         result.source_landmarks, result.matrix = face.landmarks, face.matrix
         return result
 
+    def restore(self, image: ImageInput, expression: str = RESTORED_EXPRESSION, intensity: int | None = None,
+                align: bool = True, mask: MaskInput | None = None, degrade: bool = False) -> Translation:
+        """Restore one face with a model of a restoration task (:attr:`task` colorize, inpaint or sketch);
+        ``expression`` and ``intensity`` are the face's own (neutral by default).
+
+        The input is what the model was trained on: a grey photo (a colour one is made grey first), a face whose
+        hole is painted white or given as ``mask`` (an image or array of the input's size, white / True where
+        the face is missing), or a pencil sketch. ``degrade=True`` makes that from a whole face as the training
+        data were made: grey, the seeded hole over an eye, the nose or the mouth (placed from the face's landmarks,
+        found when the photo is aligned), or the pencil sketch. ``result.source`` is the input the model read.
+        """
+        if self.task == "expression":
+            raise LandmarkGANError("this model translates expressions; call pipe(image, expression) instead of restore")
+        label = self.check_label(expression, intensity)
+        if mask is not None and self.task != "inpaint":
+            raise LandmarkGANError(f"a mask is for an inpainting model; this one was trained for {self.task}")
+        if mask is not None and degrade:
+            raise LandmarkGANError("give a mask or degrade=True (the seeded hole), not both")
+        pixels = image if isinstance(image, torch.Tensor) else _pixels(image)
+        face = self.prepare(pixels, align, str(image) if isinstance(image, (str, os.PathLike)) else None)
+        face.face = self._restoration_input(face, pixels, mask, degrade)
+        result = self.translate_faces(face.face[None], [label], _stacked(face.landmarks, 1))[0]
+        result.source_landmarks, result.matrix = face.landmarks, face.matrix
+        return result
+
+    def _require_expression_model(self) -> None:
+        if self.task != "expression":
+            raise LandmarkGANError(f"this model restores faces ({self.task}) and keeps their expression: call "
+                                   "pipe.restore(image) instead")
+
+    def _restoration_input(self, face: AlignedInput, pixels: np.ndarray | torch.Tensor, mask: MaskInput | None,
+                           degrade: bool) -> np.ndarray:
+        """The aligned face as the restoration model reads it: grey, with its hole, or sketched (see restore)."""
+        if self.task == "colorize":
+            return greyscale(face.face)
+        if self.task == "sketch":
+            return sketch(face.face) if degrade else face.face
+        if mask is not None:
+            height, width = pixels.shape[-2:] if isinstance(pixels, torch.Tensor) else pixels.shape[:2]
+            return fill_hole(face.face, self._mask_in_frame(_mask_pixels(mask, height, width), face))
+        if degrade:
+            if face.landmarks is None:
+                raise LandmarkGANError("the seeded hole is placed from the face's landmarks, which are found when "
+                                       "the photo is aligned: align it, or give the hole as a mask")
+            return fill_hole(face.face, hole_mask(self.image_size, face.landmarks, HOLE_SEED))
+        return face.face
+
+    def _mask_in_frame(self, mask: np.ndarray, face: AlignedInput) -> np.ndarray:
+        """A mask of the input image (H, W) bool, moved like the face into the model's S x S frame."""
+        size = self.image_size
+        grey = np.repeat(mask.astype(np.uint8)[..., None] * 255, 3, axis=2)
+        if face.matrix is not None:
+            moved = warp_image(grey, face.matrix, size, fill=(0, 0, 0))
+        else:
+            moved = np.asarray(Image.fromarray(grey).resize((size, size), Image.Resampling.BILINEAR))
+        return moved[..., 0] >= 128
+
     def translate_all(self, image: ImageInput, align: bool = True) -> list[Translation]:
         """Translate one face to every expression (and intensity) the model knows, in :meth:`labels` order."""
+        self._require_expression_model()
         face = self.prepare(image, align)
         labels = self.labels()
         results = self.translate_faces(np.repeat(face.face[None], len(labels), axis=0), labels,
@@ -285,6 +367,23 @@ def _pixels(image: ImageInput) -> np.ndarray:
             return np.repeat(image.reshape(image.shape[:2])[..., None], 3, axis=2)
         return np.ascontiguousarray(image[..., :3])
     raise LandmarkGANError(f"cannot read a {type(image).__name__} as an image; pass a path, PIL image, array or tensor")
+
+
+def _mask_pixels(mask: MaskInput, height: int, width: int) -> np.ndarray:
+    """An inpainting mask (an image file, PIL image or array; white / non-zero = missing) as (H, W) bool, checked
+    to be the size of the image it belongs to."""
+    if isinstance(mask, np.ndarray) and mask.ndim == 2:
+        if not (mask.dtype == bool or np.issubdtype(mask.dtype, np.number)):
+            raise LandmarkGANError(f"a mask array must hold booleans or numbers, got {mask.dtype}")
+        values = mask.astype(bool) if mask.dtype == bool else np.nan_to_num(mask.astype(np.float64)) > 0
+    else:
+        values = _pixels(mask).max(axis=2) >= 128
+    if values.shape != (height, width):
+        raise LandmarkGANError(f"the mask is {values.shape[1]}x{values.shape[0]} but the image {width}x{height}; "
+                               "give a mask of the image's size (white where the face is missing)")
+    if not values.any():
+        raise LandmarkGANError("the mask marks nothing as missing; paint the hole white (or True)")
+    return values
 
 
 def _checked_detector(detector: str | object) -> str | object:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from landmarkgan.config_fields import check_fields, check_finite, field_names
+from landmarkgan.data.degradations import TASKS
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.expressions import BASIC_EXPRESSIONS, canonical_expression
 
@@ -77,6 +78,10 @@ class ModelConfig:
         teacher_forcing: the share (0..1) of stage II training pairs for which Ge reads the true source and
             target landmarks instead of Gl's (0 = the paper: always Gl's). Ge then learns to render an
             expression at given landmarks from clean examples; translation always uses Gl's.
+        task: what the model translates: "expression" (the paper's main task: x to y, another expression of the
+            same person), or one of the paper's other applications (its Fig. 10), trained on pairs (degraded y, y)
+            with y's own labels: "colorize" (from y in grey), "inpaint" (from y with a hole over an eye, the nose
+            or the mouth) or "sketch" (from a pencil sketch of y); see ``landmarkgan.data.degradations``.
     """
 
     image_size: int = 256
@@ -108,6 +113,7 @@ class ModelConfig:
     lambda_colour: float = 20.0
     colour_residual: bool = False
     teacher_forcing: float = 0.0
+    task: str = "expression"
 
     def __post_init__(self) -> None:
         self.validate()
@@ -170,6 +176,7 @@ class ModelConfig:
         _choice("stage2_landmark_image", self.stage2_landmark_image, STAGE2_LANDMARK_IMAGES)
         if not 0 <= self.teacher_forcing <= 1:
             raise LandmarkGANError(f"model.teacher_forcing is a share of the training pairs, from 0 to 1, got {self.teacher_forcing}")
+        _choice("task", self.task, TASKS)
         if self.generator == "warp" and self.landmark_source == "none":
             raise LandmarkGANError(
                 "model.generator=warp moves the face along its landmarks, so it needs them: use "

@@ -92,7 +92,7 @@ class Trainer:
         mc = config.model
         self.dataset = ExpressionPairDataset(
             tc.data, split="train", image_size=mc.image_size, pairs=tc.pairs, num_pairs=tc.num_pairs, seed=tc.seed,
-            cache_mb=tc.cache_mb,
+            cache_mb=tc.cache_mb, task=mc.task,
         )
         if list(self.dataset.expressions) != mc.expressions:
             if resume:
@@ -152,7 +152,7 @@ class Trainer:
         try:
             return ExpressionPairDataset(
                 tc.data, split="test", image_size=mc.image_size, pairs="sample", num_pairs=tc.heldout_pairs, seed=tc.seed,
-                expressions=self.dataset.expressions,
+                expressions=self.dataset.expressions, task=mc.task,
             )
         except LandmarkGANError:
             return None  # a data set without test pairs: samples come from training pairs
