@@ -13,9 +13,9 @@ from pathlib import Path
 from landmarkgan.cli import add_model_arguments
 
 PHOTO_NOTE = (
-    "note: the default model learned from synthetic faces only. On the real photo it generates the landmarks of "
-    "every expression in the right places, but leaves the face itself nearly as it was (a little blurred): it "
-    "never saw a real face change. Train on a real data set (landmarkgan prepare, then train) for photos."
+    "note: the default model learned from synthetic faces only. On the real photo it moves the person's own mouth, "
+    "lids and brows toward each expression, but tints the eyes and draws stripes where a mouth must open "
+    "(surprise): it never saw a real face change. Train on a real data set (landmarkgan prepare, then train) for photos."
 )
 
 
