@@ -20,7 +20,8 @@ from landmarkgan.inference.sheets import make_sheet
 from landmarkgan.training.checkpoint import latest_checkpoint, load_checkpoint
 from landmarkgan.training.config import Config
 
-WARP = ["model.generator=warp", "model.stage2_landmark_image=drawn"]
+WARP = ["model.generator=warp", "model.stage2_landmark_image=drawn", "model.colour_residual=true",
+        "model.recon_loss=l1"]  # the default model's stage II
 # key -> (name in tables, overrides of the base config)
 VARIANTS: dict[str, tuple[str, list[str]]] = {
     "pix2pix": ("pix2pix-style, labels only (no landmarks)", ["model.landmark_source=none"]),
@@ -38,6 +39,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "warp": ("LandmarkGAN + warp-and-refine stage II (ours)", WARP),
     "warp-decoded": ("warp-and-refine, reading Gl's decoded landmark image", [*WARP, "model.stage2_landmark_image=decoded"]),
     "warp-l12": ("warp-and-refine with the paper's L1,2 loss", [*WARP, "model.recon_loss=l12"]),
+    "warp-drawn-colour": ("warp-and-refine, colour image drawn by the U-Net", [*WARP, "model.colour_residual=false"]),
 }
 # whose warp the "warp only" reference row shows: the first of these that runs (else the first variant)
 REFERENCE_VARIANTS = ("warp", "landmarkgan")
