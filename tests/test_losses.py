@@ -10,6 +10,7 @@ from torch import nn
 
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.models.losses import (
+    change_weighted_loss,
     discriminator_loss,
     generator_gan_loss,
     identity_loss,
@@ -57,6 +58,24 @@ class ChannelMeans(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.mean(dim=(2, 3))
+
+
+def test_change_weighted_loss_by_hand() -> None:
+    """Weights = |warped - y| averaged over channels; the loss is the weighted mean of the per-pixel error."""
+    y = torch.zeros(1, 2, 1, 2)
+    warped = torch.tensor([[[[0.0, 1.0]], [[0.0, 1.0]]]])  # the warp is right at pixel 0, off by 1 at pixel 1
+    generated = torch.tensor([[[[0.5, 0.25]], [[0.5, -0.75]]]])  # per-pixel L1 (channel mean): 0.5 and 0.5
+    assert change_weighted_loss(generated, y, warped, "l1").item() == pytest.approx(0.5)  # only pixel 1 counts
+    generated = torch.tensor([[[[0.9, 0.0]], [[0.9, 0.0]]]])  # wrong where the warp was right: costs nothing
+    assert change_weighted_loss(generated, y, warped, "l1").item() == pytest.approx(0.0)
+    warped = torch.tensor([[[[1.0, 3.0]], [[1.0, 3.0]]]])  # weights 1 and 3
+    generated = torch.tensor([[[[2.0, 1.0]], [[2.0, 1.0]]]])  # L2 errors 4 and 1
+    assert change_weighted_loss(generated, y, warped, "l2").item() == pytest.approx((1 * 4 + 3 * 1) / 4)
+    assert change_weighted_loss(y, y, y, "l1").item() == 0.0  # an exact warp: no weight anywhere, no NaN
+    with pytest.raises(LandmarkGANError, match="one shape"):
+        change_weighted_loss(y, y, torch.zeros(1, 2, 2, 2))
+    with pytest.raises(LandmarkGANError, match="unknown reconstruction loss"):
+        change_weighted_loss(y, y, y, "l3")
 
 
 def test_identity_loss_is_l1_between_features() -> None:

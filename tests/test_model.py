@@ -408,3 +408,26 @@ def test_ground_truth_baseline_reads_the_targets_landmarks() -> None:
         assert not torch.equal(model.translate_batch(other)["image"], out["image"])  # Ge reads them
     with pytest.raises(LandmarkGANError, match="needs the target's landmark image"):
         model.translate(batch["x"], batch["target_label"], batch["target_intensity"])
+
+
+def test_warp_generator_loss_terms_and_change_weighting() -> None:
+    """The warp generator's loss: GAN + lambda2 recon + lambda_colour colour + lambda_mask mask + lambda_change change,
+    the change term being the recon error weighted by where the warp misses the target."""
+    from landmarkgan.models.losses import change_weighted_loss
+
+    model = make_model(generator="warp", stage2_landmark_image="drawn", identity_loss=False, recon_loss="l1",
+                       lambda_change=3.0).eval()
+    batch = make_batch()
+    batch["source_landmarks"] = batch["target_landmarks"].flip(0)
+    torch.manual_seed(0)
+    total, parts = model.stage2_generator_loss(batch)
+    assert set(parts) == {"total", "gan", "reconstruction", "colour", "mask", "change"}
+    out = model.translate(batch["x"], batch["target_label"], batch["target_intensity"])
+    expected = change_weighted_loss(out["image"], batch["y"], out["warped"], "l1")
+    assert parts["change"].item() == pytest.approx(expected.item(), rel=1e-4)
+    c = model.config
+    assert total.item() == pytest.approx((parts["gan"] + c.lambda2 * parts["reconstruction"] + c.lambda_colour
+                                          * parts["colour"] + c.lambda_mask * parts["mask"] + 3.0 * parts["change"]).item(),
+                                         rel=1e-5)
+    _, parts = make_model(generator="warp", stage2_landmark_image="drawn", identity_loss=False).stage2_generator_loss(batch)
+    assert "change" not in parts  # off by default: the paper's losses and ours of before

@@ -21,7 +21,7 @@ from landmarkgan.training.checkpoint import latest_checkpoint, load_checkpoint
 from landmarkgan.training.config import Config
 
 WARP = ["model.generator=warp", "model.stage2_landmark_image=drawn", "model.colour_residual=true",
-        "model.recon_loss=l1"]  # the default model's stage II
+        "model.recon_loss=l1", "model.lambda_change=10"]  # the default model's stage II
 # key -> (name in tables, overrides of the base config)
 VARIANTS: dict[str, tuple[str, list[str]]] = {
     "pix2pix": ("pix2pix-style, labels only (no landmarks)", ["model.landmark_source=none"]),
@@ -39,6 +39,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "warp": ("LandmarkGAN + warp-and-refine stage II (ours)", WARP),
     "warp-decoded": ("warp-and-refine, reading Gl's decoded landmark image", [*WARP, "model.stage2_landmark_image=decoded"]),
     "warp-l12": ("warp-and-refine with the paper's L1,2 loss", [*WARP, "model.recon_loss=l12"]),
+    "warp-no-change": ("warp-and-refine without the change-weighted loss", [*WARP, "model.lambda_change=0"]),
     "warp-drawn-colour": ("warp-and-refine, colour image drawn by the U-Net", [*WARP, "model.colour_residual=false"]),
 }
 # whose warp the "warp only" reference row shows: the first of these that runs (else the first variant)

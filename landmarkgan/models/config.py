@@ -72,6 +72,10 @@ class ModelConfig:
         lambda_colour: weight of the warp generator's second reconstruction term, on its colour image alone
             (the recon_loss kind against y). Without these two the blending mask falls to 0 and stays there:
             where the mask is 0 the colour image gets no gradient, so it never becomes worth blending in.
+        lambda_change: weight of the warp generator's change-weighted reconstruction term: the recon_loss kind
+            between y_hat and y, weighted per pixel by how far the warped face is from y there (mean absolute
+            difference over the channels, no gradient) and normalised by the weights' sum, i.e. the error on
+            what the warp gets wrong (an opening mouth, wrinkles, eyes). 0 = off (an extension, not the paper).
         colour_residual: the warp generator's colour image is the warped face corrected by the U-Net's output
             (``tanh(atanh(warped x) + r)``, so an untrained refinement returns the warp) instead of drawn by it
             (``tanh(r)``, the default).
@@ -111,6 +115,7 @@ class ModelConfig:
     warp_regularisation: float = 3e-3
     lambda_mask: float = 1.0
     lambda_colour: float = 20.0
+    lambda_change: float = 0.0
     colour_residual: bool = False
     teacher_forcing: float = 0.0
     task: str = "expression"
@@ -188,7 +193,8 @@ class ModelConfig:
             raise LandmarkGANError(f"model.num_intensities must be 0 (off) or the number of levels (4), got {self.num_intensities}")
         if not self.soft_crop_sigma > 0:
             raise LandmarkGANError(f"model.soft_crop_sigma must be positive (pixels at 256x256), got {self.soft_crop_sigma}")
-        for name in ("lambda1", "lambda2", "lambda3", "lambda_mask", "lambda_colour", "warp_regularisation"):
+        for name in ("lambda1", "lambda2", "lambda3", "lambda_mask", "lambda_colour", "lambda_change",
+                     "warp_regularisation"):
             check_finite(getattr(self, name), f"model.{name}")
         max_modes = 2 * NUM_LANDMARKS - 4
         if self.pdm_components > max_modes:

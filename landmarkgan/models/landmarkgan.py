@@ -35,6 +35,7 @@ from landmarkgan.errors import LandmarkGANError
 from landmarkgan.models.config import NUM_LANDMARKS, REFERENCE_SIZE, ModelConfig
 from landmarkgan.models.generators import Landmarks, LandmarkGenerator, expression_generator, label_vector
 from landmarkgan.models.losses import (
+    change_weighted_loss,
     discriminator_loss,
     generator_gan_loss,
     identity_loss,
@@ -293,6 +294,9 @@ class LandmarkGAN(nn.Module):
             if c.lambda_colour:
                 parts["colour"] = reconstruction_loss(out["colour"].float(), y.float(), c.recon_loss)
                 total = total + c.lambda_colour * parts["colour"]
+            if c.lambda_change:
+                parts["change"] = change_weighted_loss(y_hat, y, out["warped"], c.recon_loss)
+                total = total + c.lambda_change * parts["change"]
             if c.lambda_mask:
                 parts["mask"] = mask_loss(out["mask_logits"], out["colour"], out["warped"], y)
                 total = total + c.lambda_mask * parts["mask"]

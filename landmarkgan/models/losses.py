@@ -59,6 +59,29 @@ def identity_loss(
     return F.l1_loss(fake.float(), target_features.float())
 
 
+def change_weighted_loss(generated: torch.Tensor, target: torch.Tensor, warped: torch.Tensor,
+                         kind: str = "l1") -> torch.Tensor:
+    """The reconstruction loss (``kind``, per pixel) weighted by where the warped face misses the target.
+
+    Per pixel the weight is ``w = mean over channels |warped - target|`` (a fixed target, no gradient); the
+    loss is ``sum(w * loss(generated, target)) / sum(w)`` (per channel, averaged), so it measures the error
+    on the pixels a warp cannot produce, whatever share of the image they cover. 0 where the warp is exact.
+    Computed in float32.
+    """
+    if not generated.shape == target.shape == warped.shape:
+        raise LandmarkGANError(
+            f"the change-weighted loss needs three images of one shape, got {tuple(generated.shape)}, "
+            f"{tuple(target.shape)} and {tuple(warped.shape)}")
+    with torch.no_grad():
+        weight = (warped.float() - target.float()).abs().mean(1, keepdim=True)
+    per_pixel = {"l1": lambda d: d.abs(), "l2": lambda d: d.pow(2),
+                 "l12": lambda d: F.smooth_l1_loss(d, torch.zeros_like(d), beta=1.0, reduction="none")}
+    if kind not in per_pixel:
+        raise LandmarkGANError(f"unknown reconstruction loss {kind!r}; use l12, l1 or l2")
+    error = per_pixel[kind](generated.float() - target.float()).mean(1, keepdim=True)
+    return (weight * error).sum() / weight.sum().clamp_min(1e-8)
+
+
 def mask_loss(logits: torch.Tensor, colour: torch.Tensor, warped: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """The warp generator's mask loss: binary cross-entropy between the blending mask (its ``logits``, (B, 1, H, W))
     and where its colour image is closer to the real target than the warped face (per pixel, mean absolute
