@@ -15,7 +15,7 @@ from landmarkgan.errors import LandmarkGANError
 from landmarkgan.expressions import EXPRESSIONS
 from landmarkgan.models import LandmarkGAN, ModelConfig, PointDistributionModel
 from landmarkgan.models.generators import Landmarks, soft_crops
-from landmarkgan.models.losses import reconstruction_loss
+from landmarkgan.models.losses import change_weighted_loss, reconstruction_loss
 
 S = 64
 SMALL = dict(image_size=S, ngf=8, ndf=8, pdm_components=6, label_embed_dim=16)
@@ -413,8 +413,6 @@ def test_ground_truth_baseline_reads_the_targets_landmarks() -> None:
 def test_warp_generator_loss_terms_and_change_weighting() -> None:
     """The warp generator's loss: GAN + lambda2 recon + lambda_colour colour + lambda_mask mask + lambda_change change,
     the change term being the recon error weighted by where the warp misses the target."""
-    from landmarkgan.models.losses import change_weighted_loss
-
     model = make_model(generator="warp", stage2_landmark_image="drawn", identity_loss=False, recon_loss="l1",
                        lambda_change=3.0).eval()
     batch = make_batch()

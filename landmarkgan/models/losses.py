@@ -25,18 +25,18 @@ def landmark_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor
     return (predicted.float() - target.float()).norm(dim=-1).mean()
 
 
-def reconstruction_loss(generated: torch.Tensor, target: torch.Tensor, kind: str = "l12") -> torch.Tensor:
-    """Stage II's pixel reconstruction loss, averaged over pixels: "l1" = |d|, "l2" = d^2, or the paper's
-    "l12" = 0.5 d^2 if |d| < 1 else |d| - 0.5 (Huber / smooth-L1 with delta 1)."""
+_RECONSTRUCTION_LOSSES = {"l1": F.l1_loss, "l2": F.mse_loss, "l12": lambda a, b, **kw: F.smooth_l1_loss(a, b, beta=1.0, **kw)}
+
+
+def reconstruction_loss(generated: torch.Tensor, target: torch.Tensor, kind: str = "l12",
+                        reduction: str = "mean") -> torch.Tensor:
+    """Stage II's pixel reconstruction loss, averaged over pixels (``reduction="none"``: per element): "l1" = |d|,
+    "l2" = d^2, or the paper's "l12" = 0.5 d^2 if |d| < 1 else |d| - 0.5 (Huber / smooth-L1 with delta 1)."""
     if generated.shape != target.shape:
         raise LandmarkGANError(f"reconstruction loss needs images of one shape, got {tuple(generated.shape)} and {tuple(target.shape)}")
-    if kind == "l1":
-        return F.l1_loss(generated, target)
-    if kind == "l2":
-        return F.mse_loss(generated, target)
-    if kind == "l12":
-        return F.smooth_l1_loss(generated, target, beta=1.0)
-    raise LandmarkGANError(f"unknown reconstruction loss {kind!r}; use l12, l1 or l2")
+    if kind not in _RECONSTRUCTION_LOSSES:
+        raise LandmarkGANError(f"unknown reconstruction loss {kind!r}; use l12, l1 or l2")
+    return _RECONSTRUCTION_LOSSES[kind](generated, target, reduction=reduction)
 
 
 def identity_loss(
@@ -74,11 +74,7 @@ def change_weighted_loss(generated: torch.Tensor, target: torch.Tensor, warped: 
             f"{tuple(target.shape)} and {tuple(warped.shape)}")
     with torch.no_grad():
         weight = (warped.float() - target.float()).abs().mean(1, keepdim=True)
-    per_pixel = {"l1": lambda d: d.abs(), "l2": lambda d: d.pow(2),
-                 "l12": lambda d: F.smooth_l1_loss(d, torch.zeros_like(d), beta=1.0, reduction="none")}
-    if kind not in per_pixel:
-        raise LandmarkGANError(f"unknown reconstruction loss {kind!r}; use l12, l1 or l2")
-    error = per_pixel[kind](generated.float() - target.float()).mean(1, keepdim=True)
+    error = reconstruction_loss(generated.float(), target.float(), kind, reduction="none").mean(1, keepdim=True)
     return (weight * error).sum() / weight.sum().clamp_min(1e-8)
 
 
