@@ -11,6 +11,7 @@ from torch import nn
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.models.losses import (
     change_weighted_loss,
+    classification_loss,
     discriminator_loss,
     generator_gan_loss,
     identity_loss,
@@ -113,3 +114,14 @@ def test_generator_gan_loss_by_hand() -> None:
     assert generator_gan_loss([torch.tensor([0.25])]).item() == pytest.approx(math.log(4), rel=1e-6)
     two = generator_gan_loss([torch.tensor([0.25]), torch.tensor([0.5])]).item()
     assert two == pytest.approx((math.log(4) + math.log(2)) / 2, rel=1e-6)
+
+
+def test_classification_loss_by_hand() -> None:
+    # logits (0, ln 3) -> softmax (1/4, 3/4); labels 1 and 0 -> CE = (-ln 3/4 - ln 1/4) / 2
+    logits = torch.tensor([[0.0, math.log(3)], [0.0, math.log(3)]])
+    expected = (-math.log(0.75) - math.log(0.25)) / 2
+    assert classification_loss(logits, torch.tensor([1, 0])).item() == pytest.approx(expected, rel=1e-6)
+    # uniform logits over K classes cost ln K
+    assert classification_loss(torch.zeros(2, 5), torch.tensor([1, 4])).item() == pytest.approx(math.log(5), rel=1e-6)
+    with pytest.raises(LandmarkGANError, match="logits for 2 labels"):
+        classification_loss(torch.zeros(3, 2), torch.tensor([1, 0]))

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -93,6 +94,7 @@ def test_config_defaults_are_the_papers() -> None:
         ("num_intensities", -1, "num_intensities"),
         ("lambda1", -1.0, "model.lambda1 must be a finite number >= 0"),
         ("lambda3", float("nan"), "model.lambda3"),
+        ("lambda_cls", -0.5, "model.lambda_cls must be a finite number >= 0"),
         ("soft_crop_sigma", 0.0, "soft_crop_sigma must be positive"),
         ("pdm_components", 133, "at most 132"),
         ("n_layers_D", 5, "too deep"),
@@ -429,3 +431,33 @@ def test_warp_generator_loss_terms_and_change_weighting() -> None:
                                          rel=1e-5)
     _, parts = make_model(generator="warp", stage2_landmark_image="drawn", identity_loss=False).stage2_generator_loss(batch)
     assert "change" not in parts  # off by default: the paper's losses and ours of before
+
+
+def test_expression_classification_loss_trains_dc_on_real_and_ge_on_fake() -> None:
+    """lambda_cls adds the expression classifier Dc: De's step adds lambda_cls * CE(Dc(y), le) and trains Dc with
+    De; Ge's loss adds lambda_cls * CE(Dc(y_hat), le). Off (the paper) there is no Dc."""
+    plain = make_model()
+    assert plain.dc is None and plain.stage2_critics is plain.de
+    model = make_model(lambda_cls=2.0).eval()
+    assert model.dc(torch.zeros(3, 3, S, S)).shape == (3, 7)
+    critics = {id(p) for p in model.stage2_critics.parameters()}
+    assert {id(p) for p in model.dc.parameters()} <= critics and {id(p) for p in model.de.parameters()} <= critics
+    batch = make_batch()
+    x, y, le = batch["x"], batch["y"], batch["target_label"]
+    total, parts = model.stage2_discriminator_loss(batch)
+    expected = F.cross_entropy(model.dc(y), le)
+    assert parts["classification"].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert total.item() == pytest.approx((0.5 * (parts["real"] + parts["fake"]) + 2.0 * expected).item(), rel=1e-5)
+
+    total, parts = model.stage2_generator_loss(batch, identity_net=ChannelMeans())
+    y_hat = model.translate(x, le, batch["target_intensity"])["image"]
+    assert parts["classification"].item() == pytest.approx(F.cross_entropy(model.dc(y_hat), le).item(), rel=1e-5)
+    c = model.config
+    assert total.item() == pytest.approx((parts["gan"] + c.lambda2 * parts["reconstruction"] + c.lambda3
+                                          * parts["identity"] + 2.0 * parts["classification"]).item(), rel=1e-5)
+    # the term's gradient reaches Ge (through y_hat)
+    model.zero_grad(set_to_none=True)
+    F.cross_entropy(model.dc(model.translate(x, le, batch["target_intensity"])["image"]), le).backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.ge.parameters())
+    with pytest.raises(LandmarkGANError, match="auxiliary classifier takes"):
+        model.dc(torch.zeros(1, 1, S, S))

@@ -94,7 +94,8 @@ def weights_of(run: Path) -> dict[str, torch.Tensor]:
     return load_file(latest_checkpoint(run) / "model.safetensors")
 
 
-@pytest.mark.parametrize("generator", [(), (*WARP, "model.teacher_forcing=0.5")], ids=["unet", "warp"])
+@pytest.mark.parametrize("generator", [(), (*WARP, "model.teacher_forcing=0.5", "model.lambda_cls=1")],
+                         ids=["unet", "warp-with-classifier"])
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(data: Path, tmp_path: Path, generator: tuple) -> None:
     """12 steps straight vs 7 steps, stop, resume to 12: every weight and buffer is bit-identical.
     An epoch has 9 batches here, so the stop falls mid-epoch and the resumed part crosses an epoch."""
@@ -207,11 +208,13 @@ def free_port() -> int:
 
 
 def test_two_process_ddp_keeps_ranks_identical(data: Path, tmp_path: Path) -> None:
-    """torchrun, gloo, 2 CPU processes: after training, every weight, buffer and Ge gradient is the same on both."""
+    """torchrun, gloo, 2 CPU processes: after training, every weight (the expression classifier Dc's too), buffer
+    and Ge gradient is the same on both."""
     worker = tmp_path / "worker.py"
     worker.write_text(DDP_WORKER)
     config = tmp_path / "config.yaml"
-    tiny(data, tmp_path / "run", "train.max_steps=4", "model.identity_loss=false", "train.device=cpu").save(config)
+    tiny(data, tmp_path / "run", "train.max_steps=4", "model.identity_loss=false", "model.lambda_cls=1",
+         "train.device=cpu").save(config)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}", str(worker),
@@ -222,7 +225,7 @@ def test_two_process_ddp_keeps_ranks_identical(data: Path, tmp_path: Path) -> No
     for name in r0:
         if not name.startswith("before."):
             assert torch.equal(r0[name], r1[name]), name
-    assert any(k.startswith("grad.") for k in r0)
+    assert any(k.startswith("grad.") for k in r0) and any(k.startswith("dc.") for k in r0)
     moved = [k for k in r0 if not k.startswith(("before.", "grad.")) and r0[k].is_floating_point()
              and not torch.equal(r0[k], r0[f"before.{k}"])]
     assert moved, "training changed no weight"

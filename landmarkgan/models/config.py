@@ -76,6 +76,10 @@ class ModelConfig:
             between y_hat and y, weighted per pixel by how far the warped face is from y there (mean absolute
             difference over the channels, no gradient) and normalised by the weights' sum, i.e. the error on
             what the warp gets wrong (an opening mouth, wrinkles, eyes). 0 = off (an extension, not the paper).
+        lambda_cls: weight of the expression classification loss (StarGAN's auxiliary classifier; an extension, not
+            the paper): a classifier Dc (``AuxiliaryClassifier``, trained in De's step on the real targets y) tells
+            which expression a face shows, and Ge is pushed to make Dc read the asked one on y_hat (cross-entropy
+            both times). 0 = off (no Dc).
         colour_residual: the warp generator's colour image is the warped face corrected by the U-Net's output
             (``tanh(atanh(warped x) + r)``, so an untrained refinement returns the warp) instead of drawn by it
             (``tanh(r)``, the default).
@@ -116,6 +120,7 @@ class ModelConfig:
     lambda_mask: float = 1.0
     lambda_colour: float = 20.0
     lambda_change: float = 0.0
+    lambda_cls: float = 0.0
     colour_residual: bool = False
     teacher_forcing: float = 0.0
     task: str = "expression"
@@ -193,7 +198,7 @@ class ModelConfig:
             raise LandmarkGANError(f"model.num_intensities must be 0 (off) or the number of levels (4), got {self.num_intensities}")
         if not self.soft_crop_sigma > 0:
             raise LandmarkGANError(f"model.soft_crop_sigma must be positive (pixels at 256x256), got {self.soft_crop_sigma}")
-        for name in ("lambda1", "lambda2", "lambda3", "lambda_mask", "lambda_colour", "lambda_change",
+        for name in ("lambda1", "lambda2", "lambda3", "lambda_mask", "lambda_colour", "lambda_change", "lambda_cls",
                      "warp_regularisation"):
             check_finite(getattr(self, name), f"model.{name}")
         max_modes = 2 * NUM_LANDMARKS - 4

@@ -36,6 +36,7 @@ from landmarkgan.models.config import NUM_LANDMARKS, REFERENCE_SIZE, ModelConfig
 from landmarkgan.models.generators import Landmarks, LandmarkGenerator, expression_generator, label_vector
 from landmarkgan.models.losses import (
     change_weighted_loss,
+    classification_loss,
     discriminator_loss,
     generator_gan_loss,
     identity_loss,
@@ -43,7 +44,7 @@ from landmarkgan.models.losses import (
     mask_loss,
     reconstruction_loss,
 )
-from landmarkgan.models.networks import NLayerDiscriminator, init_weights
+from landmarkgan.models.networks import AuxiliaryClassifier, NLayerDiscriminator, init_weights
 from landmarkgan.models.pdm import PointDistributionModel, normalise, to_pixels
 from landmarkgan.models.weights import WEIGHTS_NAME, load_into, load_weights, save_weights
 
@@ -71,10 +72,18 @@ class LandmarkGAN(nn.Module):
         self.dl = nn.ModuleList(self._discriminator() for _ in range(count)) if config.has_stage1 else None
         self.ge = expression_generator(config)
         self.de = nn.ModuleList(self._discriminator() for _ in range(count))
+        # stage II's expression classifier (StarGAN's auxiliary classifier; trained with De, on the real targets)
+        self.dc = init_weights(AuxiliaryClassifier(config.input_nc, config.num_expressions, config.image_size,
+                                                   config.ndf, config.norm)) if config.lambda_cls else None
 
     def _discriminator(self) -> NLayerDiscriminator:
         c = self.config
         return init_weights(NLayerDiscriminator(2 * c.input_nc, c.ndf, c.n_layers_D, c.norm))
+
+    @property
+    def stage2_critics(self) -> nn.Module:
+        """What the stage II discriminator step trains: De, with the expression classifier when there is one."""
+        return self.de if self.dc is None else nn.ModuleList([self.de, self.dc])
 
     @property
     def pdm(self) -> PointDistributionModel | None:
@@ -107,7 +116,7 @@ class LandmarkGAN(nn.Module):
         if self.pdm is not None and not self.pdm._fitted:
             raise LandmarkGANError("the model's PDM is not fitted; train the model (or fit_pdm) before saving it")
         folder = Path(folder)
-        state = {k: v for k, v in self.state_dict().items() if discriminators or not k.startswith(("dl.", "de."))}
+        state = {k: v for k, v in self.state_dict().items() if discriminators or not k.startswith(("dl.", "de.", "dc."))}
         state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
         save_weights(state, folder / WEIGHTS_NAME)
         record = {"format": MODEL_FORMAT, "model": self.config.to_dict(), "discriminators": discriminators,
@@ -130,7 +139,7 @@ class LandmarkGAN(nn.Module):
         record = read_model_config(folder)
         model = cls(ModelConfig.from_dict(record["model"]))
         state = {k: v.float() if v.is_floating_point() else v for k, v in load_weights(folder).items()}
-        optional = () if record.get("discriminators", True) else ("dl.", "de.")
+        optional = () if record.get("discriminators", True) else ("dl.", "de.", "dc.")
         load_into(model, state, folder, optional)
         model.metadata = record.get("metadata", {})
         return model.eval()
@@ -259,17 +268,22 @@ class LandmarkGAN(nn.Module):
         return total, _detached(total=total, **parts)
 
     def stage2_discriminator_loss(self, batch: Batch) -> tuple[torch.Tensor, Parts]:
-        """De: 0.5 [BCE(De(y, x), 1) + BCE(De(y_hat, x), 0)]."""
+        """De: 0.5 [BCE(De(y, x), 1) + BCE(De(y_hat, x), 0)] [+ lambda_cls * CE(Dc(y), le), Dc the expression classifier]."""
         x, labels = self._batch_inputs(batch, "y")
         with torch.no_grad():
             y_hat = self._stage2_forward(batch, x, labels)["image"]
         total, real_part, fake_part = discriminator_loss(
             self._judge(self.de, batch["y"], x), self._judge(self.de, y_hat, x)
         )
-        return total, _detached(total=total, real=real_part, fake=fake_part)
+        parts = {"real": real_part, "fake": fake_part}
+        if self.dc is not None:
+            parts["classification"] = classification_loss(self.dc(batch["y"]), batch["target_label"])
+            total = total + self.config.lambda_cls * parts["classification"]
+        return total, _detached(total=total, **parts)
 
     def stage2_generator_loss(self, batch: Batch, identity_net: nn.Module | None = None) -> tuple[torch.Tensor, Parts]:
-        """Ge: BCE(De(y_hat, x), 1) + lambda2 * reconstruction(y_hat, y) + lambda3 * |F(y) - F(y_hat)|_1.
+        """Ge: BCE(De(y_hat, x), 1) + lambda2 * reconstruction(y_hat, y) + lambda3 * |F(y) - F(y_hat)|_1
+        [+ lambda_cls * CE(Dc(y_hat), le); the warp generator's own terms].
 
         ``identity_net`` is the face-recognition feature extractor F, required when identity_loss is on;
         ``batch["target_identity"]``, when present, holds F(y) already (the trainer caches it per image).
@@ -287,6 +301,9 @@ class LandmarkGAN(nn.Module):
         gan = generator_gan_loss(self._judge(self.de, y_hat, x))
         parts = {"gan": gan, "reconstruction": reconstruction_loss(y_hat.float(), y.float(), c.recon_loss)}
         total = gan + c.lambda2 * parts["reconstruction"]
+        if self.dc is not None:
+            parts["classification"] = classification_loss(self.dc(y_hat), batch["target_label"])
+            total = total + c.lambda_cls * parts["classification"]
         if c.identity_loss:
             parts["identity"] = identity_loss(identity_net, y, y_hat, batch.get("target_identity"))
             total = total + c.lambda3 * parts["identity"]

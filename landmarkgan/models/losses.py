@@ -88,6 +88,15 @@ def mask_loss(logits: torch.Tensor, colour: torch.Tensor, warped: torch.Tensor, 
     return F.binary_cross_entropy_with_logits(logits.float(), better)
 
 
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The expression classification loss (StarGAN's): the cross-entropy between the logits (B, K) and the
+    expression indices ``labels`` (B,), averaged over the batch. Computed in float32."""
+    if logits.dim() != 2 or logits.shape[0] != labels.shape[0]:
+        raise LandmarkGANError(
+            f"the classification loss needs (B, K) logits for {labels.shape[0]} labels, got {tuple(logits.shape)}")
+    return F.cross_entropy(logits.float(), labels.long())
+
+
 def generator_gan_loss(fake_predictions: Sequence[torch.Tensor]) -> torch.Tensor:
     """The generator's adversarial loss BCE(D(fake), 1), averaged over the stage's discriminators."""
     return torch.stack([_gan_loss(p, True) for p in fake_predictions]).mean()

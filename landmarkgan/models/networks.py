@@ -174,6 +174,34 @@ class NLayerDiscriminator(nn.Module):
         return self.model(x)
 
 
+class AuxiliaryClassifier(nn.Module):
+    """StarGAN's auxiliary classifier, as a network of its own: which of ``num_classes`` expressions a face shows.
+
+    Stride-2 4x4 convolutions (LeakyReLU 0.2, the PatchGANs' norm after the first) halve the image down to 4x4
+    pixels, widths ``ndf, 2 ndf, 4 ndf, 8 ndf, 8 ndf, ...``; their features are averaged over the image and a
+    linear layer gives the logits (B, num_classes). Unlike a PatchGAN it sees the whole face at once.
+    """
+
+    def __init__(self, input_nc: int, num_classes: int, image_size: int, ndf: int = 64, norm: str = "batch") -> None:
+        super().__init__()
+        norm_layer, bias = get_norm_layer(norm), uses_bias(norm)
+        layers: list[nn.Module] = [nn.Conv2d(input_nc, ndf, kernel_size=4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        width, size = ndf, image_size // 2
+        while size > 4:
+            wider = min(2 * width, 8 * ndf)
+            layers += [nn.Conv2d(width, wider, kernel_size=4, stride=2, padding=1, bias=bias), norm_layer(wider),
+                       nn.LeakyReLU(0.2, True)]
+            width, size = wider, size // 2
+        self.input_nc = input_nc
+        self.features = nn.Sequential(*layers)
+        self.logits = nn.Linear(width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != self.input_nc:
+            raise LandmarkGANError(f"the auxiliary classifier takes (B, {self.input_nc}, H, W), got {tuple(x.shape)}")
+        return self.logits(self.features(x).mean(dim=(2, 3)))
+
+
 class GANLoss(nn.Module):
     """The conditional GAN loss on Sigmoid outputs: BCE against an all-ones (real) or all-zeros (fake) map.
 

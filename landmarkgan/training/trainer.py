@@ -111,17 +111,19 @@ class Trainer:
         if tc.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.identity_net = self._identity_net() if mc.identity_loss else None
-        self.optimised = OPTIMISED if mc.has_stage1 else ("ge", "de")  # the baselines have no stage I
+        names = OPTIMISED if mc.has_stage1 else ("ge", "de")  # the baselines have no stage I
+        # the networks each optimiser trains; the "de" step also trains the expression classifier Dc, if any
+        self.networks = {name: self.model.stage2_critics if name == "de" else getattr(self.model, name) for name in names}
         if tc.compile:
-            for name in self.optimised:
-                getattr(self.model, name).compile()
+            for net in self.networks.values():
+                net.compile()
             if self.identity_net is not None:
                 self.identity_net.compile()
 
         betas = (tc.beta1, tc.beta2)
         self.optimizers = {
-            name: torch.optim.Adam(getattr(self.model, name).parameters(), lr=tc.lr, betas=betas, fused=True)
-            for name in self.optimised
+            name: torch.optim.Adam(net.parameters(), lr=tc.lr, betas=betas, fused=True)
+            for name, net in self.networks.items()
         }
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=tc.amp == "fp16")
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(tc.amp)
@@ -166,7 +168,7 @@ class Trainer:
     def _loss_steps(self) -> dict[str, nn.Module]:
         m = self.model
         steps: dict[str, nn.Module] = {
-            "de": _LossStep(m.de, m.stage2_discriminator_loss),
+            "de": _LossStep(self.networks["de"], m.stage2_discriminator_loss),
             "ge": _LossStep(m.ge, lambda batch: m.stage2_generator_loss(batch, identity_net=self.identity_net)),
         }
         if m.gl is not None:
@@ -259,7 +261,7 @@ class Trainer:
             logs |= parts
         if self.identity_net is not None:
             batch = {**batch, "target_identity": self._target_identity(batch)}
-        for name, freeze in (("de", None), ("ge", m.de)):
+        for name, freeze in (("de", None), ("ge", self.networks["de"])):
             losses[name], parts = self._optimise(name, batch, freeze)
             logs |= parts
         self.scaler.update()
