@@ -41,6 +41,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "warp-l12": ("warp-and-refine with the paper's L1,2 loss", [*WARP, "model.recon_loss=l12"]),
     "warp-no-change": ("warp-and-refine without the change-weighted loss", [*WARP, "model.lambda_change=0"]),
     "warp-drawn-colour": ("warp-and-refine, colour image drawn by the U-Net", [*WARP, "model.colour_residual=false"]),
+    "landmarkgan-cls": ("LandmarkGAN + expression classification loss", ["model.lambda_cls=1"]),
+    "warp-cls": ("warp-and-refine + expression classification loss", [*WARP, "model.lambda_cls=1"]),
 }
 # whose warp the "warp only" reference row shows: the first of these that runs (else the first variant)
 REFERENCE_VARIANTS = ("warp", "landmarkgan")
