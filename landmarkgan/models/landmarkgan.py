@@ -50,6 +50,7 @@ from landmarkgan.models.weights import WEIGHTS_NAME, load_into, load_weights, sa
 
 MODEL_CONFIG_NAME = "config.json"
 MODEL_FORMAT = "landmarkgan-model/1"
+DISCRIMINATOR_KEYS = ("dl.", "de.", "dc.")  # weights translation does not need: Dl, De, the expression classifier Dc
 
 Batch = dict[str, torch.Tensor]
 Parts = dict[str, torch.Tensor]
@@ -116,7 +117,7 @@ class LandmarkGAN(nn.Module):
         if self.pdm is not None and not self.pdm._fitted:
             raise LandmarkGANError("the model's PDM is not fitted; train the model (or fit_pdm) before saving it")
         folder = Path(folder)
-        state = {k: v for k, v in self.state_dict().items() if discriminators or not k.startswith(("dl.", "de.", "dc."))}
+        state = {k: v for k, v in self.state_dict().items() if discriminators or not k.startswith(DISCRIMINATOR_KEYS)}
         state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
         save_weights(state, folder / WEIGHTS_NAME)
         record = {"format": MODEL_FORMAT, "model": self.config.to_dict(), "discriminators": discriminators,
@@ -139,7 +140,7 @@ class LandmarkGAN(nn.Module):
         record = read_model_config(folder)
         model = cls(ModelConfig.from_dict(record["model"]))
         state = {k: v.float() if v.is_floating_point() else v for k, v in load_weights(folder).items()}
-        optional = () if record.get("discriminators", True) else ("dl.", "de.", "dc.")
+        optional = () if record.get("discriminators", True) else DISCRIMINATOR_KEYS
         load_into(model, state, folder, optional)
         model.metadata = record.get("metadata", {})
         return model.eval()
