@@ -166,13 +166,14 @@ class Trainer:
         return AlignedFaceEmbedding(net).to(self.device)
 
     def _loss_steps(self) -> dict[str, nn.Module]:
-        m = self.model
+        m, nets = self.model, self.networks
         steps: dict[str, nn.Module] = {
-            "de": _LossStep(self.networks["de"], m.stage2_discriminator_loss),
-            "ge": _LossStep(m.ge, lambda batch: m.stage2_generator_loss(batch, identity_net=self.identity_net)),
+            "de": _LossStep(nets["de"], m.stage2_discriminator_loss),
+            "ge": _LossStep(nets["ge"], lambda batch: m.stage2_generator_loss(batch, identity_net=self.identity_net)),
         }
         if m.gl is not None:
-            steps |= {"dl": _LossStep(m.dl, m.stage1_discriminator_loss), "gl": _LossStep(m.gl, m.stage1_generator_loss)}
+            steps |= {"dl": _LossStep(nets["dl"], m.stage1_discriminator_loss),
+                      "gl": _LossStep(nets["gl"], m.stage1_generator_loss)}
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             # without the landmark loss, Gl's PDM head gets no gradient: only then are there unused parameters
@@ -253,15 +254,15 @@ class Trainer:
         The losses are checked once per iteration, after the four steps (one device synchronisation):
         a NaN or Inf stops the run before anything is saved, so the last checkpoint stays the last good one.
         """
-        m = self.model
-        plan: list[tuple[str, nn.Module | None]] = [("dl", None), ("gl", m.dl)] if m.gl is not None else []
+        nets = self.networks
+        plan: list[tuple[str, nn.Module | None]] = [("dl", None), ("gl", nets["dl"])] if "gl" in nets else []
         losses, logs = {}, {}
         for name, freeze in plan:
             losses[name], parts = self._optimise(name, batch, freeze)
             logs |= parts
         if self.identity_net is not None:
             batch = {**batch, "target_identity": self._target_identity(batch)}
-        for name, freeze in (("de", None), ("ge", self.networks["de"])):
+        for name, freeze in (("de", None), ("ge", nets["de"])):
             losses[name], parts = self._optimise(name, batch, freeze)
             logs |= parts
         self.scaler.update()
