@@ -127,15 +127,34 @@ def test_loader_processes_give_the_same_run(data: Path, tmp_path: Path) -> None:
     assert all(torch.equal(main_process[name], workers[name]) for name in main_process)
 
 
+def test_each_generator_runs_once_per_iteration(data: Path, tmp_path: Path) -> None:
+    """pix2pix's order: one forward pass of Gl and of Ge, judged detached by their discriminators' steps, then
+    through the updated discriminators; Gl runs once more, without gradients, for stage II's landmarks (after
+    its own update, as stage II trains with Gl fixed)."""
+    trainer = Trainer(tiny(data, tmp_path / "run", "model.identity_loss=false"), progress_bar=False)
+    calls = {"gl": [], "ge": []}
+    for name in calls:
+        getattr(trainer.model, name).register_forward_hook(
+            lambda module, args, output, name=name: calls[name].append(torch.is_grad_enabled()))
+    batch = trainer._to_device(next(iter(torch.utils.data.DataLoader(trainer.dataset, batch_size=4))))
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    logs = trainer.train_step(batch)
+    assert calls == {"gl": [True, False], "ge": [True]}
+    assert {"dl/total", "gl/total", "de/total", "ge/total"} <= set(logs)
+    changed = {k.split(".")[0] for k, v in trainer.model.state_dict().items()
+               if v.is_floating_point() and not torch.equal(v, before[k])}
+    assert {"gl", "dl", "ge", "de"} <= changed  # all four networks took their step
+
+
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(data: Path, tmp_path: Path) -> None:
     trainer = Trainer(tiny(data, tmp_path / "run", "train.checkpoint_every=2", "model.identity_loss=false"),
                       progress_bar=False)
     real_loss = trainer.model.stage2_generator_loss
     calls = {"n": 0}
 
-    def poisoned(batch, identity_net=None):
+    def poisoned(batch, identity_net=None, out=None):
         calls["n"] += 1
-        loss, parts = real_loss(batch, identity_net)
+        loss, parts = real_loss(batch, identity_net, out)
         return (loss * float("nan"), parts) if calls["n"] == 5 else (loss, parts)
 
     trainer.model.stage2_generator_loss = poisoned

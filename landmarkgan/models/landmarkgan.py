@@ -17,7 +17,10 @@ Choices where the paper is vague:
   the paper's landmark errors, so lambda1 = 2 means the same at every training size.
 * Alternating training: while Ge/De train, Gl is fixed, so stage II runs Gl without gradients;
   stage I's losses do not involve Ge.
-* Discriminator steps see the generators' outputs without gradients (detached fakes).
+* Discriminator steps see the generators' outputs without gradients (detached fakes). A trainer may run each
+  generator once per iteration (``stage1_forward``, ``stage2_forward``) and hand the output to both of its
+  stage's losses, the discriminator's detached, as pix2pix does; called with a batch alone, each loss runs
+  its generator itself.
 """
 
 from __future__ import annotations
@@ -237,24 +240,33 @@ class LandmarkGAN(nn.Module):
         return Landmarks(target_landmark_image, normalise(target_landmarks, c.image_size), given)
 
     # -- losses -----------------------------------------------------------------------------------
-    def stage1_discriminator_loss(self, batch: Batch) -> tuple[torch.Tensor, Parts]:
-        """Dl: 0.5 [BCE(Dl(l_real, x), 1) + BCE(Dl(Gl(x, le), x), 0)]."""
+    def stage1_forward(self, batch: Batch) -> Landmarks:
+        """Gl(x, le): the generated landmark image and points (normalised) the stage I losses judge."""
+        self._require_stage1("stage I")
+        x, labels = self._batch_inputs(batch)
+        return self.gl(x, labels)
+
+    def stage1_discriminator_loss(self, batch: Batch, fake: torch.Tensor | None = None) -> tuple[torch.Tensor, Parts]:
+        """Dl: 0.5 [BCE(Dl(l_real, x), 1) + BCE(Dl(Gl(x, le), x), 0)]; ``fake``: Gl's landmark image, if run already."""
         self._require_stage1("the stage I loss")
         x, labels = self._batch_inputs(batch, "target_landmark_image")
-        with torch.no_grad():
-            fake = self.gl(x, labels).image
+        if fake is None:
+            with torch.no_grad():
+                fake = self.gl(x, labels).image
         total, real_part, fake_part = discriminator_loss(
-            self._judge(self.dl, batch["target_landmark_image"], x), self._judge(self.dl, fake, x)
+            self._judge(self.dl, batch["target_landmark_image"], x), self._judge(self.dl, fake.detach(), x)
         )
         return total, _detached(total=total, real=real_part, fake=fake_part)
 
-    def stage1_generator_loss(self, batch: Batch) -> tuple[torch.Tensor, Parts]:
+    def stage1_generator_loss(self, batch: Batch, stage1: Landmarks | None = None) -> tuple[torch.Tensor, Parts]:
         """Gl: BCE(Dl(Gl(x, le), x), 1) + lambda1 * landmark loss (pixels at 256x256); with the warp generator
-        also lambda1 * the landmark loss of Gl's estimate of the source's own landmarks."""
+        also lambda1 * the landmark loss of Gl's estimate of the source's own landmarks. ``stage1``: the output of
+        :meth:`stage1_forward` on this batch, if run already."""
         self._require_stage1("the stage I loss")
         c = self.config
         x, labels = self._batch_inputs(batch, "target_landmarks", *(["source_landmarks"] if c.estimates_source else []))
-        stage1 = self.gl(x, labels)
+        if stage1 is None:
+            stage1 = self.gl(x, labels)
         gan = generator_gan_loss(self._judge(self.dl, stage1.image, x))
         parts = {"gan": gan}
         total = gan
@@ -268,13 +280,15 @@ class LandmarkGAN(nn.Module):
                 total = total + c.lambda1 * parts["source_landmark"]
         return total, _detached(total=total, **parts)
 
-    def stage2_discriminator_loss(self, batch: Batch) -> tuple[torch.Tensor, Parts]:
-        """De: 0.5 [BCE(De(y, x), 1) + BCE(De(y_hat, x), 0)] [+ lambda_cls * CE(Dc(y), le), Dc the expression classifier]."""
+    def stage2_discriminator_loss(self, batch: Batch, y_hat: torch.Tensor | None = None) -> tuple[torch.Tensor, Parts]:
+        """De: 0.5 [BCE(De(y, x), 1) + BCE(De(y_hat, x), 0)] [+ lambda_cls * CE(Dc(y), le), Dc the expression classifier];
+        ``y_hat``: Ge's output on this batch, if run already."""
         x, labels = self._batch_inputs(batch, "y")
-        with torch.no_grad():
-            y_hat = self._stage2_forward(batch, x, labels)["image"]
+        if y_hat is None:
+            with torch.no_grad():
+                y_hat = self._stage2_forward(batch, x, labels)["image"]
         total, real_part, fake_part = discriminator_loss(
-            self._judge(self.de, batch["y"], x), self._judge(self.de, y_hat, x)
+            self._judge(self.de, batch["y"], x), self._judge(self.de, y_hat.detach(), x)
         )
         parts = {"real": real_part, "fake": fake_part}
         if self.dc is not None:
@@ -282,12 +296,15 @@ class LandmarkGAN(nn.Module):
             total = total + self.config.lambda_cls * parts["classification"]
         return total, _detached(total=total, **parts)
 
-    def stage2_generator_loss(self, batch: Batch, identity_net: nn.Module | None = None) -> tuple[torch.Tensor, Parts]:
+    def stage2_generator_loss(
+        self, batch: Batch, identity_net: nn.Module | None = None, out: dict[str, torch.Tensor | None] | None = None
+    ) -> tuple[torch.Tensor, Parts]:
         """Ge: BCE(De(y_hat, x), 1) + lambda2 * reconstruction(y_hat, y) + lambda3 * |F(y) - F(y_hat)|_1
         [+ lambda_cls * CE(Dc(y_hat), le); the warp generator's own terms].
 
         ``identity_net`` is the face-recognition feature extractor F, required when identity_loss is on;
-        ``batch["target_identity"]``, when present, holds F(y) already (the trainer caches it per image).
+        ``batch["target_identity"]``, when present, holds F(y) already (the trainer caches it per image);
+        ``out``: the output of :meth:`stage2_forward` on this batch, if run already.
         """
         c = self.config
         if c.identity_loss and identity_net is None:
@@ -297,7 +314,8 @@ class LandmarkGAN(nn.Module):
             )
         x, labels = self._batch_inputs(batch, "y")
         y = batch["y"]
-        out = self._stage2_forward(batch, x, labels)
+        if out is None:
+            out = self._stage2_forward(batch, x, labels)
         y_hat = out["image"]
         gan = generator_gan_loss(self._judge(self.de, y_hat, x))
         parts = {"gan": gan, "reconstruction": reconstruction_loss(y_hat.float(), y.float(), c.recon_loss)}
@@ -319,6 +337,11 @@ class LandmarkGAN(nn.Module):
                 parts["mask"] = mask_loss(out["mask_logits"], out["colour"], out["warped"], y)
                 total = total + c.lambda_mask * parts["mask"]
         return total, _detached(total=total, **parts)
+
+    def stage2_forward(self, batch: Batch) -> dict[str, torch.Tensor | None]:
+        """Ge's output on a batch ({"image": y_hat, and the warp generator's "warped", "mask", ...}), Gl fixed."""
+        x, labels = self._batch_inputs(batch)
+        return self._stage2_forward(batch, x, labels)
 
     def _stage2_forward(self, batch: Batch, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor | None]:
         """Ge([x, Gl(x, le), le]) with Gl fixed (no gradient into Gl); the baselines' landmarks instead; in training,

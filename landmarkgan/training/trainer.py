@@ -1,7 +1,9 @@
 """The LandmarkGAN trainer: stage I (Gl/Dl) and stage II (Ge/De) trained end to end, alternating.
 
 Each iteration takes one batch and makes four optimiser steps, in the paper's order: with
-Ge/De fixed, a Dl step then a Gl step; then, with Gl/Dl fixed, a De step then a Ge step.
+Ge/De fixed, a Dl step then a Gl step; then, with Gl/Dl fixed, a De step then a Ge step. As in
+pix2pix, each generator runs once per iteration: its discriminator's step judges the output
+detached, its own step the same output through the just-updated discriminator.
 Checkpoints are atomic and hold everything needed to continue exactly (weights, optimiser
 states, RNG states, position in the data), so ``--resume`` gives the same result as a run that
 was never stopped; Ctrl-C or SIGTERM saves one before exiting.
@@ -17,6 +19,7 @@ import os
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,16 +53,17 @@ class NonFiniteLoss(LandmarkGANError):
     """A loss became NaN or Inf; the run stops and keeps its last good checkpoint."""
 
 
-class _LossStep(nn.Module):
-    """One of the model's losses as a module around the network it trains, so DDP syncs that network."""
+class _Step(nn.Module):
+    """What one optimiser step differentiates (a discriminator's loss, a generator's forward pass) as a module
+    around the network it trains, so DDP syncs that network's gradients."""
 
-    def __init__(self, trainable: nn.Module, loss_fn: Callable[[Batch], tuple[torch.Tensor, dict]]) -> None:
+    def __init__(self, trainable: nn.Module, fn: Callable[..., Any]) -> None:
         super().__init__()
         self.trainable = trainable
-        self.loss_fn = loss_fn
+        self.fn = fn
 
-    def forward(self, batch: Batch) -> tuple[torch.Tensor, dict]:
-        return self.loss_fn(batch)
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
 
 
 @contextlib.contextmanager
@@ -127,7 +131,7 @@ class Trainer:
         }
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=tc.amp == "fp16")
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(tc.amp)
-        self.steps = self._loss_steps()
+        self.steps = self._steps()
 
         self.progress = Progress()
         if resume:
@@ -165,15 +169,14 @@ class Trainer:
         net = load_face_recognition_net(self.config.train.identity_weights)  # frozen, eval mode
         return AlignedFaceEmbedding(net).to(self.device)
 
-    def _loss_steps(self) -> dict[str, nn.Module]:
+    def _steps(self) -> dict[str, nn.Module]:
+        """Per network: the discriminators' losses and the generators' forward passes (their losses are taken
+        from the output, outside DDP's forward, as with any DDP model)."""
         m, nets = self.model, self.networks
-        steps: dict[str, nn.Module] = {
-            "de": _LossStep(nets["de"], m.stage2_discriminator_loss),
-            "ge": _LossStep(nets["ge"], lambda batch: m.stage2_generator_loss(batch, identity_net=self.identity_net)),
-        }
+        steps: dict[str, nn.Module] = {"de": _Step(nets["de"], m.stage2_discriminator_loss),
+                                       "ge": _Step(nets["ge"], m.stage2_forward)}
         if m.gl is not None:
-            steps |= {"dl": _LossStep(nets["dl"], m.stage1_discriminator_loss),
-                      "gl": _LossStep(nets["gl"], m.stage1_generator_loss)}
+            steps |= {"dl": _Step(nets["dl"], m.stage1_discriminator_loss), "gl": _Step(nets["gl"], m.stage1_forward)}
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             # without the landmark loss, Gl's PDM head gets no gradient: only then are there unused parameters
@@ -237,34 +240,42 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
-    def _optimise(self, name: str, batch: Batch, freeze: nn.Module | None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """One optimiser step of network ``name``: (its loss, its logged parts), detached, still on the device."""
+    def _optimise(self, name: str, loss_fn: Callable[[], tuple[torch.Tensor, dict]], freeze: nn.Module | None
+                  ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One optimiser step of network ``name`` on ``loss_fn()``: (its loss, its logged parts), detached, on the device."""
         opt = self.optimizers[name]
         opt.zero_grad(set_to_none=True)
         with frozen(freeze) if freeze is not None else contextlib.nullcontext():
             with self._autocast():
-                loss, parts = self.steps[name](batch)
+                loss, parts = loss_fn()
             self.scaler.scale(loss).backward()
         self.scaler.step(opt)
         return loss.detach(), {f"{name}/{k}": v for k, v in parts.items()}
 
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Dl, Gl (stage I, Ge/De fixed), then De, Ge (stage II, Gl/Dl fixed).
+        """Dl, Gl (stage I, Ge/De fixed), then De, Ge (stage II, Gl/Dl fixed); each generator runs once.
 
         The losses are checked once per iteration, after the four steps (one device synchronisation):
         a NaN or Inf stops the run before anything is saved, so the last checkpoint stays the last good one.
         """
-        nets = self.networks
-        plan: list[tuple[str, nn.Module | None]] = [("dl", None), ("gl", nets["dl"])] if "gl" in nets else []
+        m, nets, steps = self.model, self.networks, self.steps
         losses, logs = {}, {}
-        for name, freeze in plan:
-            losses[name], parts = self._optimise(name, batch, freeze)
-            logs |= parts
+
+        def step(name: str, loss_fn: Callable[[], tuple[torch.Tensor, dict]], freeze: nn.Module | None = None) -> None:
+            losses[name], parts = self._optimise(name, loss_fn, freeze)
+            logs.update(parts)
+
+        if "gl" in nets:
+            with self._autocast():
+                stage1 = steps["gl"](batch)
+            step("dl", lambda: steps["dl"](batch, fake=stage1.image.detach()))
+            step("gl", lambda: m.stage1_generator_loss(batch, stage1=stage1), freeze=nets["dl"])
         if self.identity_net is not None:
             batch = {**batch, "target_identity": self._target_identity(batch)}
-        for name, freeze in (("de", None), ("ge", nets["de"])):
-            losses[name], parts = self._optimise(name, batch, freeze)
-            logs |= parts
+        with self._autocast():
+            out = steps["ge"](batch)
+        step("de", lambda: steps["de"](batch, y_hat=out["image"].detach()))
+        step("ge", lambda: m.stage2_generator_loss(batch, identity_net=self.identity_net, out=out), freeze=nets["de"])
         self.scaler.update()
         if not distributed.all_finite(torch.stack([v.float() for v in losses.values()]), self.dist):
             bad = [f"the {n} loss became {v.item()}" for n, v in losses.items() if not torch.isfinite(v)]
