@@ -146,6 +146,17 @@ def test_each_generator_runs_once_per_iteration(data: Path, tmp_path: Path) -> N
     assert {"gl", "dl", "ge", "de"} <= changed  # all four networks took their step
 
 
+def test_compile_reaches_every_discriminator(data: Path, tmp_path: Path) -> None:
+    """train.compile compiles the members of the discriminator lists (a ModuleList has no forward to compile)."""
+    from landmarkgan.training.trainer import compiled_modules
+
+    trainer = Trainer(tiny(data, tmp_path / "run", "model.identity_loss=false", "model.lambda_cls=1"), progress_bar=False)
+    modules = list(compiled_modules(trainer.networks.values()))
+    m = trainer.model
+    assert [id(x) for x in modules] == [id(x) for x in (m.gl, *m.dl, m.ge, *m.de, m.dc)]
+    assert not any(isinstance(x, torch.nn.ModuleList) for x in modules)
+
+
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(data: Path, tmp_path: Path) -> None:
     trainer = Trainer(tiny(data, tmp_path / "run", "train.checkpoint_every=2", "model.identity_loss=false"),
                       progress_bar=False)

@@ -17,7 +17,7 @@ import logging
 import math
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,16 @@ def frozen(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
+def compiled_modules(networks: Iterable[nn.Module]) -> Iterator[nn.Module]:
+    """The modules ``train.compile`` compiles: each network, or each member of a ModuleList of them (the dual
+    discriminators, De with the expression classifier), since a ModuleList has no forward of its own."""
+    for net in networks:
+        if isinstance(net, nn.ModuleList):
+            yield from compiled_modules(net)
+        else:
+            yield net
+
+
 class Trainer:
     """Builds the data, model, optimisers and (optionally) DDP from a Config, then trains."""
 
@@ -119,7 +129,7 @@ class Trainer:
         # the networks each optimiser trains; the "de" step also trains the expression classifier Dc, if any
         self.networks = {name: self.model.stage2_critics if name == "de" else getattr(self.model, name) for name in names}
         if tc.compile:
-            for net in self.networks.values():
+            for net in compiled_modules(self.networks.values()):
                 net.compile()
             if self.identity_net is not None:
                 self.identity_net.compile()
