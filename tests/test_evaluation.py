@@ -16,7 +16,7 @@ from landmarkgan.cli import main
 from landmarkgan.data.dataset import ExpressionPairDataset, to_uint8
 from landmarkgan.data.images import load_image
 from landmarkgan.data.synthetic import synthesize_dataset
-from landmarkgan.evaluation.evaluate import evaluate
+from landmarkgan.evaluation.evaluate import Evaluation, evaluate
 from landmarkgan.evaluation.expression_classifier import save_classifier, train_on_folder
 from landmarkgan.evaluation.metrics import landmark_l2_distance, psnr, ssim
 
@@ -122,9 +122,16 @@ def test_expression_accuracy_on_changed_pairs_is_its_own_number(data: Path) -> N
     faces = [np.full((SIZE, SIZE, 3), round((c / 5) * 127.5), np.uint8) for c in (1, 2, 0, 0)]  # classes 1, 2, 0, 0
     targets = [np.zeros((SIZE, SIZE, 3), np.uint8)] * 4
     scorer = _Scorer(targets, [None] * 4, labels, changed, SIZE, dataset, _ByBrightness(), False, False, "cpu", False)
-    metrics = scorer.score(faces, {}, None)
+    pairs: list[dict] = [{} for _ in range(4)]
+    metrics = scorer.score(faces, {}, pairs, row="warp")
     assert metrics["expression_accuracy"] == pytest.approx(2 / 4)  # pairs 0 and 1 are right
     assert metrics["expression_accuracy_changed"] == pytest.approx(1 / 3)  # of the changed pairs 0, 2, 3: pair 0
+    # per asked expression: happy and sad were rendered, angry and surprise were not; unasked ones are left out
+    assert scorer.by_expression["warp"] == {"happy": 1.0, "sad": 1.0, "angry": 0.0, "surprise": 0.0}
+    assert [p["recognised_as"] for p in pairs] == ["happy", "sad", "neutral", "neutral"]
+    table = Evaluation({}, by_expression=scorer.by_expression).by_expression_table().splitlines()
+    assert table[1].startswith("| expression accuracy by asked expression | happy | sad | angry | surprise |")
+    assert table[3] == "| warp only, no refinement (reference) | 1.000 | 1.000 | 0.000 | 0.000 |"
 
 
 def test_baselines_are_evaluated_by_the_same_harness(data: Path) -> None:
@@ -143,6 +150,7 @@ def test_cli_evaluate(model_dir: Path, data: Path, classifier_file: Path, tmp_pa
                  "--classifier", str(classifier_file), "--no-perceptual"]) == 0
     printed = capsys.readouterr().out
     assert "expression accuracy" in printed and "comparison.png" in printed
+    assert "expression accuracy by asked expression" in printed  # and which expressions the model fails
     assert (tmp_path / "metrics.csv").is_file()
     assert main(["evaluate", "--model", str(model_dir), "--data", str(tmp_path / "none"), "--pairs", "6",
                  "--classifier", str(classifier_file)]) == 2

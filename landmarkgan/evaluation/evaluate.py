@@ -12,7 +12,8 @@ the generated face is compared with the real target face:
   face (both cut into dlib's face chip with the target's true landmarks), verified below dlib's 0.6
   threshold;
 * expression accuracy: a CNN expression classifier trained on the real training faces classifies
-  the generated faces; its accuracy on the real test faces is the reference;
+  the generated faces; its accuracy on the real test faces is the reference; also on the pairs whose
+  expression changes alone, and per asked expression (which expressions a model fails to render);
 * the identity feature picture (the paper's Fig. 3): a t-SNE of dlib's descriptors of the real test faces
   and the generated faces, one colour per subject (``identity_tsne.png``).
 
@@ -83,20 +84,36 @@ class Evaluation:
     sheet: np.ndarray | None = None
     examples: dict[str, list[np.ndarray]] = field(default_factory=dict)  # input/output/target/landmarks, first pairs
     references: dict[str, dict[str, float]] = field(default_factory=dict)  # REFERENCES key -> their metrics
+    # expression accuracy per asked expression: "model" and the REFERENCES keys -> expression -> accuracy
+    by_expression: dict[str, dict[str, float]] = field(default_factory=dict)
     identity_tsne: np.ndarray | None = None  # the identity feature picture
 
     def rows(self, title: str = "model") -> dict[str, dict[str, float]]:
         """Table rows: the do-nothing references first (when scored), then the model."""
         return {**{REFERENCES[k]: m for k, m in self.references.items()}, title: self.metrics}
 
+    def by_expression_table(self, title: str = "model") -> str:
+        """The expression accuracy per asked expression as a markdown table (rows as in :meth:`rows`), or ""."""
+        if not self.by_expression:
+            return ""
+        expressions = list(next(iter(self.by_expression.values())))
+        lines = ["| expression accuracy by asked expression | " + " | ".join(expressions) + " |",
+                 "|---|" + "---:|" * len(expressions)]
+        for key, accuracies in self.by_expression.items():
+            name = REFERENCES.get(key, title)
+            lines.append(f"| {name} | " + " | ".join(f"{accuracies[e]:.3f}" for e in expressions) + " |")
+        return "\n" + "\n".join(lines) + "\n"
+
     def write(self, out: str | os.PathLike, title: str = "") -> Path:
         """``metrics.md``, ``metrics.json``, ``metrics.csv``, ``pairs.csv``, ``comparison.png`` and
         ``identity_tsne.png`` in ``out``."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "metrics.md").write_text(markdown_table(self.rows(title or "model")) + "\n" + notes_text(self.notes))
+        (out / "metrics.md").write_text(markdown_table(self.rows(title or "model")) + "\n" + notes_text(self.notes)
+                                        + self.by_expression_table(title or "model"))
         (out / "metrics.json").write_text(json.dumps(
-            {"metrics": self.metrics, "notes": self.notes, "references": self.references}, indent=1))
+            {"metrics": self.metrics, "notes": self.notes, "references": self.references,
+             "expression_accuracy_by_expression": self.by_expression}, indent=1))
         with open(out / "metrics.csv", "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(list(self.metrics))
@@ -197,7 +214,7 @@ def evaluate(
     if references:
         for key, images in (("copy", sources), ("warp", warped)):
             if images:
-                reference_metrics[key] = scorer.score(images, {}, None)
+                reference_metrics[key] = scorer.score(images, {}, None, row=key)
     if identity:
         tsne = _identity_tsne(dataset, *scorer.descriptors, notes)
     else:
@@ -207,7 +224,9 @@ def evaluate(
     n = min(SHEET_PAIRS, len(generated))
     examples = {"input": sources[:n], "output": generated[:n], "target": targets[:n],
                 "landmarks": [landmark_cell(landmark_images[k], predicted[k], size) for k in range(n)]}
-    return Evaluation(metrics, notes, pairs, sheet, examples, reference_metrics, tsne)
+    by_expression = {key: scorer.by_expression[key] for key in ("copy", "warp", "model") if key in scorer.by_expression}
+    return Evaluation(metrics, notes, pairs, sheet, examples, references=reference_metrics, by_expression=by_expression,
+                      identity_tsne=tsne)
 
 
 def _identity_tsne(dataset: ExpressionPairDataset, generated: np.ndarray, real: np.ndarray,
@@ -246,13 +265,16 @@ class _Scorer:
         self.classifier, self.identity, self.perceptual = classifier, identity, perceptual
         self.device, self.progress = device, progress
         self.descriptors: tuple[np.ndarray, np.ndarray] | None = None  # (generated, real) of the model's own faces
+        self.by_expression: dict[str, dict[str, float]] = {}  # row -> asked expression -> accuracy (of those asked)
         if classifier is not None and list(classifier.classes) != list(dataset.expressions):
             raise LandmarkGANError(
                 f"the expression classifier knows {list(classifier.classes)} but the model {list(dataset.expressions)}"
             )
 
-    def score(self, generated: list[np.ndarray], notes: dict[str, str], pairs: list[dict] | None) -> dict[str, float]:
-        """Metrics of ``generated`` (NaN where not computed, with a note why); per-pair values go into ``pairs``."""
+    def score(self, generated: list[np.ndarray], notes: dict[str, str], pairs: list[dict] | None,
+              row: str = "model") -> dict[str, float]:
+        """Metrics of ``generated`` (NaN where not computed, with a note why); per-pair values go into ``pairs``,
+        the expression accuracy per asked expression into ``self.by_expression[row]``."""
         metrics = {m: math.nan for m in METRICS}
         values = [(psnr(g, t), ssim(g, t)) for g, t in zip(generated, self.targets)]
         metrics["psnr"] = float(np.mean([v[0] for v in values if math.isfinite(v[0])]))
@@ -275,10 +297,16 @@ class _Scorer:
             from landmarkgan.evaluation.expression_classifier import predict
 
             images = torch.stack([to_tensor(g) for g in generated])
-            right = predict(self.classifier, images).cpu() == self.labels
+            predicted = predict(self.classifier, images).cpu()
+            right = predicted == self.labels
             metrics["expression_accuracy"] = right.double().mean().item()
             if self.changed.any():
                 metrics["expression_accuracy_changed"] = right[self.changed].double().mean().item()
+            expressions = self.dataset.expressions
+            self.by_expression[row] = {e: right[self.labels == k].double().mean().item()
+                                       for k, e in enumerate(expressions) if (self.labels == k).any()}
+            for k, label in enumerate(predicted.tolist() if pairs is not None else []):
+                pairs[k]["recognised_as"] = expressions[label]
         else:
             notes["expression_accuracy"] = "no expression classifier"
         if self.perceptual:
