@@ -179,6 +179,10 @@ def test_cli_benchmark_trains_evaluates_and_reuses_runs(data: Path, tmp_path: Pa
     assert "| (1) LandmarkGAN |" in table and "| (2) pix2pix-style, labels only (no landmarks) |" in table
     lines = table.splitlines()
     assert lines[2].startswith("| copy the input (reference) |") and lines[3].startswith("| warp only")
+    per_expression = lines[lines.index(next(x for x in lines if x.startswith("| expression accuracy by asked"))):]
+    assert [x.split(" |")[0] for x in per_expression[2:6]] == [
+        "| copy the input (reference)", "| warp only, no refinement (reference)", "| (1) LandmarkGAN",
+        "| (2) pix2pix-style, labels only (no landmarks)"]
     assert load_image(tmp_path / "benchmark.png").shape[1] > 4 * 96
     assert main(args) == 0
     assert "== training" not in capsys.readouterr().out  # finished runs are reused

@@ -15,7 +15,7 @@ import numpy as np
 
 from landmarkgan.data.images import save_image
 from landmarkgan.errors import LandmarkGANError
-from landmarkgan.evaluation.evaluate import REFERENCES, Evaluation, evaluate, markdown_table
+from landmarkgan.evaluation.evaluate import REFERENCES, Evaluation, by_expression_table, evaluate, markdown_table
 from landmarkgan.inference.sheets import make_sheet
 from landmarkgan.training.checkpoint import latest_checkpoint, load_checkpoint
 from landmarkgan.training.config import Config
@@ -135,10 +135,18 @@ def write_benchmark(results: dict[str, Evaluation], base: Config, out: Path, num
     rows = {REFERENCES[k]: values for k, values in references.items()}
     rows |= {f"({i + 1}) {name}": r.metrics for i, (name, r) in enumerate(results.items())}
     shown = [k for k in TABLE_METRICS if any(np.isfinite(r.get(k, np.nan)) for r in rows.values())]
-    (out / "benchmark.md").write_text(markdown_table(rows, shown) + "\n" + setup + "\n")
+    reference_run = next((r for r in results.values() if r.references), None)
+    by_expression = {REFERENCES[k]: v for k, v in reference_run.by_expression.items() if k in REFERENCES} \
+        if reference_run is not None else {}
+    by_expression |= {f"({i + 1}) {name}": r.by_expression["model"] for i, (name, r) in enumerate(results.items())
+                      if "model" in r.by_expression}
+    (out / "benchmark.md").write_text(markdown_table(rows, shown) + "\n" + setup + "\n"
+                                      + by_expression_table(by_expression))
     (out / "benchmark.json").write_text(json.dumps(
         {"setup": setup, "references": references,
-         "results": {n: {"metrics": r.metrics, "notes": r.notes} for n, r in results.items()}}, indent=1))
+         "results": {n: {"metrics": r.metrics, "notes": r.notes,
+                         "expression_accuracy_by_expression": r.by_expression.get("model", {})}
+                     for n, r in results.items()}}, indent=1))
     save_image(variants_sheet(results), out / "benchmark.png")
 
 

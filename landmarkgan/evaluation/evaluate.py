@@ -94,15 +94,7 @@ class Evaluation:
 
     def by_expression_table(self, title: str = "model") -> str:
         """The expression accuracy per asked expression as a markdown table (rows as in :meth:`rows`), or ""."""
-        if not self.by_expression:
-            return ""
-        expressions = list(next(iter(self.by_expression.values())))
-        lines = ["| expression accuracy by asked expression | " + " | ".join(expressions) + " |",
-                 "|---|" + "---:|" * len(expressions)]
-        for key, accuracies in self.by_expression.items():
-            name = REFERENCES.get(key, title)
-            lines.append(f"| {name} | " + " | ".join(f"{accuracies[e]:.3f}" for e in expressions) + " |")
-        return "\n" + "\n".join(lines) + "\n"
+        return by_expression_table({REFERENCES.get(key, title): v for key, v in self.by_expression.items()})
 
     def write(self, out: str | os.PathLike, title: str = "") -> Path:
         """``metrics.md``, ``metrics.json``, ``metrics.csv``, ``pairs.csv``, ``comparison.png`` and
@@ -142,6 +134,19 @@ def markdown_table(rows: dict[str, dict[str, float]], metrics: list[str] | None 
             cells.append(format(value, METRICS[m][1]) if math.isfinite(value) else "n/a")
         lines.append(f"| {title} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def by_expression_table(rows: dict[str, dict[str, float]]) -> str:
+    """Row title -> {asked expression: expression accuracy} as a markdown table after a blank line, or "" for none."""
+    if not rows:
+        return ""
+    expressions = list(dict.fromkeys(e for accuracies in rows.values() for e in accuracies))
+    lines = ["| expression accuracy by asked expression | " + " | ".join(expressions) + " |",
+             "|---|" + "---:|" * len(expressions)]
+    for title, accuracies in rows.items():
+        cells = [f"{accuracies[e]:.3f}" if e in accuracies else "n/a" for e in expressions]
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    return "\n" + "\n".join(lines) + "\n"
 
 
 def notes_text(notes: dict[str, str]) -> str:
