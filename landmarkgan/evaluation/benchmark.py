@@ -131,11 +131,11 @@ def write_benchmark(results: dict[str, Evaluation], base: Config, out: Path, num
              f"ndf {m.ndf}, batch {base.train.batch_size}, {steps}, seed {base.train.seed}; "
              f"{num_pairs or 'all'} test pairs of held-out subjects. Columns of benchmark.png: input, ground truth, "
              "then the variants in table order.")
-    references = next((r.references for r in results.values() if r.references), {})
+    reference_run = next((r for r in results.values() if r.references), None)  # the variant scored with them
+    references = reference_run.references if reference_run is not None else {}
     rows = {REFERENCES[k]: values for k, values in references.items()}
     rows |= {f"({i + 1}) {name}": r.metrics for i, (name, r) in enumerate(results.items())}
     shown = [k for k in TABLE_METRICS if any(np.isfinite(r.get(k, np.nan)) for r in rows.values())]
-    reference_run = next((r for r in results.values() if r.references), None)
     by_expression = {REFERENCES[k]: v for k, v in reference_run.by_expression.items() if k in REFERENCES} \
         if reference_run is not None else {}
     by_expression |= {f"({i + 1}) {name}": r.by_expression["model"] for i, (name, r) in enumerate(results.items())

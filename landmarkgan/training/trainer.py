@@ -278,13 +278,13 @@ class Trainer:
         if "gl" in nets:
             with self._autocast():
                 stage1 = steps["gl"](batch)
-            step("dl", lambda: steps["dl"](batch, fake=stage1.image.detach()))
+            step("dl", lambda: steps["dl"](batch, fake=stage1.image))  # the loss judges it detached
             step("gl", lambda: m.stage1_generator_loss(batch, stage1=stage1), freeze=nets["dl"])
         if self.identity_net is not None:
             batch = {**batch, "target_identity": self._target_identity(batch)}
         with self._autocast():
             out = steps["ge"](batch)
-        step("de", lambda: steps["de"](batch, y_hat=out["image"].detach()))
+        step("de", lambda: steps["de"](batch, y_hat=out["image"]))  # the loss judges it detached
         step("ge", lambda: m.stage2_generator_loss(batch, identity_net=self.identity_net, out=out), freeze=nets["de"])
         self.scaler.update()
         if not distributed.all_finite(torch.stack([v.float() for v in losses.values()]), self.dist):
