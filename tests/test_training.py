@@ -20,9 +20,13 @@ from landmarkgan.cli import main
 from landmarkgan.data.images import load_image
 from landmarkgan.data.synthetic import synthesize_dataset
 from landmarkgan.errors import LandmarkGANError
-from landmarkgan.training.checkpoint import latest_checkpoint, load_checkpoint
+from landmarkgan.inference.loading import load_model
+from landmarkgan.models.config import ModelConfig
+from landmarkgan.models.landmarkgan import LandmarkGAN
+from landmarkgan.training.checkpoint import latest_checkpoint, load_checkpoint, load_ema
 from landmarkgan.training.config import Config
-from landmarkgan.training.trainer import NonFiniteLoss, Trainer
+from landmarkgan.training.ema import WeightAverage
+from landmarkgan.training.trainer import NonFiniteLoss, Trainer, lr_factor
 from landmarkgan.training.validation import heldout_metrics
 
 REPO = Path(__file__).resolve().parent.parent
@@ -94,8 +98,8 @@ def weights_of(run: Path) -> dict[str, torch.Tensor]:
     return load_file(latest_checkpoint(run) / "model.safetensors")
 
 
-@pytest.mark.parametrize("generator", [(), (*WARP, "model.teacher_forcing=0.5", "model.lambda_cls=1")],
-                         ids=["unet", "warp-with-classifier"])
+@pytest.mark.parametrize("generator", [(), (*WARP, "model.teacher_forcing=0.5", "model.lambda_cls=1", "train.ema=0.9")],
+                         ids=["unet", "warp-with-classifier-and-weight-average"])
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(data: Path, tmp_path: Path, generator: tuple) -> None:
     """12 steps straight vs 7 steps, stop, resume to 12: every weight and buffer is bit-identical.
     An epoch has 9 batches here, so the stop falls mid-epoch and the resumed part crosses an epoch."""
@@ -115,6 +119,55 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(data: Path, tmp_p
     _, _, state_b = load_checkpoint(latest_checkpoint(tmp_path / "stopped"))
     exp_avg = lambda s: s["optimizers"]["ge"]["state"][0]["exp_avg"]  # noqa: E731
     assert torch.equal(exp_avg(state_a), exp_avg(state_b))
+    # and so do the generators' weight averages, which are what the run is used with
+    if "train.ema=0.9" in generator:
+        average_a, average_b = (load_ema(latest_checkpoint(tmp_path / run)) for run in ("straight", "stopped"))
+        assert average_a.keys() == average_b.keys() and int(average_a["ema.updates"]) == 12
+        assert all(torch.equal(average_a[k], average_b[k]) for k in average_a)
+        used = load_model(tmp_path / "stopped").state_dict()
+        assert used.keys() == straight.keys()
+        assert all(torch.equal(used[k], average_b[k] if k in average_b else straight[k]) for k in used)
+        assert any(not torch.equal(average_b[k], straight[k]) for k in average_b if k.startswith("ge."))
+
+
+def test_the_weight_average_follows_the_generators_and_can_be_swapped_in() -> None:
+    """a <- d a + (1 - d) w with d = min(decay, (1 + t) / (10 + t)); integer buffers are copied; the discriminators
+    are not averaged; inside ``applied()`` the model runs with the average and gets its own weights back after."""
+    model = LandmarkGAN(ModelConfig(image_size=32, ngf=4, ndf=4, n_layers_D=2, num_intensities=0))
+    average = WeightAverage(model, decay=0.99)
+    assert {k.split(".")[0] for k in average.average} == {"gl", "ge"}
+    name = "ge.unet.blocks.0.down.0.weight"
+    start = model.state_dict()[name].clone()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+        model.ge.unet.blocks[1].down[2].num_batches_tracked.fill_(7)
+    average.update()  # t = 0: d = 1 / 10
+    assert torch.allclose(average.average[name], 0.1 * start + 0.9 * (start + 1))
+    assert int(average.average["ge.unet.blocks.1.down.2.num_batches_tracked"]) == 7
+    for _ in range(200):
+        average.update()  # d rises to 0.99; the average closes in on the weights, which no longer move
+    assert torch.allclose(average.average[name], start + 1, atol=1e-3)
+    with torch.no_grad():
+        model.ge.unet.blocks[0].down[0].weight.add_(5.0)
+    live = model.state_dict()[name].clone()
+    with average.applied():
+        assert torch.equal(model.state_dict()[name], average.average[name])
+    assert torch.equal(model.state_dict()[name], live)
+
+
+def test_the_learning_rate_falls_linearly_over_the_last_steps(data: Path, tmp_path: Path) -> None:
+    assert [lr_factor(s, 10, 4) for s in range(10)] == [1, 1, 1, 1, 1, 1, 1, 0.75, 0.5, 0.25]
+    assert lr_factor(3, 10, 0) == 1 and lr_factor(0, 10, 50) == pytest.approx(0.2)
+    trainer = Trainer(tiny(data, tmp_path / "run", "train.max_steps=6", "train.lr_decay_steps=4",
+                           "model.identity_loss=false", "train.sample_every=6"), progress_bar=False)
+    seen = []
+    step = trainer.train_step
+    trainer.train_step = lambda batch: (seen.append({g["lr"] for o in trainer.optimizers.values() for g in o.param_groups}),
+                                        step(batch))[1]
+    trainer.train()
+    lr = trainer.config.train.lr
+    assert seen == [{lr}, {lr}, {lr}, {0.75 * lr}, {0.5 * lr}, {0.25 * lr}]
 
 
 def test_loader_processes_give_the_same_run(data: Path, tmp_path: Path) -> None:
@@ -194,6 +247,11 @@ def test_cli_train_resume_and_run_folder_guards(data: Path, tmp_path: Path, caps
     assert "does not exist" in capsys.readouterr().err
     assert main(["train", "--config", str(TINY), "--data", str(data), "--out", str(tmp_path / "r3"), "train.lr=abc"]) == 2
     assert "train.lr must be a number" in capsys.readouterr().err
+    assert main(["train", "--config", str(TINY), "--data", str(data), "--out", str(tmp_path / "r4"), "train.ema=1"]) == 2
+    assert "train.ema is the weight average's decay, in [0, 1)" in capsys.readouterr().err
+    assert main(["train", "--config", str(TINY), "--data", str(data), "--out", str(tmp_path / "r5"),
+                 "train.lr_decay_steps=-5"]) == 2
+    assert "train.lr_decay_steps must be 0" in capsys.readouterr().err
 
 
 def test_sigterm_saves_a_checkpoint_and_the_run_resumes(data: Path, tmp_path: Path) -> None:

@@ -24,7 +24,8 @@ def load_model(path: str | os.PathLike | None = None) -> LandmarkGAN:
 
     * None: the built-in default model;
     * a model folder (``config.json`` + ``model.safetensors``, see ``LandmarkGAN.save_pretrained``);
-    * a training run folder (its newest checkpoint) or one checkpoint folder.
+    * a training run folder (its newest checkpoint) or one checkpoint folder; a run trained with
+      ``train.ema`` gives its generators' averaged weights (``ema.safetensors``), the ones it is meant to be used with.
     """
     folder = default_model_path() if path is None else Path(path)
     if not folder.exists():
@@ -53,8 +54,9 @@ def check_task(model: LandmarkGAN, task: str | None) -> None:
 def _load(folder: Path) -> LandmarkGAN:
     if (folder / MODEL_CONFIG_NAME).is_file():
         return LandmarkGAN.from_pretrained(folder)
-    from landmarkgan.training.checkpoint import CONFIG_NAME, latest_checkpoint, read_progress
+    from landmarkgan.training.checkpoint import CONFIG_NAME, latest_checkpoint, load_ema, read_progress
     from landmarkgan.training.config import Config
+    from landmarkgan.training.ema import averaged_weights
 
     checkpoint = latest_checkpoint(folder) if (folder / "checkpoints").is_dir() else folder
     if checkpoint is None or not (checkpoint / CONFIG_NAME).is_file():
@@ -65,6 +67,11 @@ def _load(folder: Path) -> LandmarkGAN:
     config = Config.load(checkpoint / CONFIG_NAME)
     progress = read_progress(checkpoint)
     model = LandmarkGAN(config.model)
-    load_into(model, load_weights(checkpoint), checkpoint)  # translation never opens the training state
-    model.metadata = {"checkpoint": str(checkpoint), "step": progress.step, "data": config.train.data}
+    weights = load_weights(checkpoint)  # translation never opens the training state
+    averaged = load_ema(checkpoint)
+    if averaged is not None:
+        weights |= averaged_weights(averaged)
+    load_into(model, weights, checkpoint)
+    model.metadata = {"checkpoint": str(checkpoint), "step": progress.step, "data": config.train.data,
+                      "weights": "average" if averaged is not None else "last"}
     return model.eval()

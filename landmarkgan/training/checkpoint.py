@@ -3,7 +3,8 @@
 A checkpoint folder ``step_00001234/`` holds ``model.safetensors`` (every network and the PDM),
 ``training_state.pt`` (optimiser and grad-scaler states and RNG states, plain tensors loaded with
 ``weights_only=True``), ``progress.json`` (step, epoch, position in the epoch) and
-``config.yaml``. A ``latest`` file names the newest complete one. The model weights and config
+``config.yaml``, and with ``train.ema`` on, ``ema.safetensors`` (the generators' averaged weights, the ones a
+finished run is used with). A ``latest`` file names the newest complete one. The model weights and config
 alone are a model folder that ``LandmarkGAN`` loading code can read.
 """
 
@@ -24,6 +25,7 @@ STATE_NAME = "training_state.pt"
 PROGRESS_NAME = "progress.json"
 CONFIG_NAME = "config.yaml"
 LATEST_NAME = "latest"
+EMA_NAME = "ema.safetensors"
 
 
 @dataclass
@@ -42,8 +44,10 @@ def save_checkpoint(
     training_state: dict,
     config_yaml: str,
     keep: int = 3,
+    ema: dict[str, torch.Tensor] | None = None,
 ) -> Path:
-    """Write a checkpoint folder atomically, point ``latest`` at it and prune old ones."""
+    """Write a checkpoint folder atomically (with the ``ema`` weights, if given), point ``latest`` at it and prune
+    old ones."""
     ckpt_root = Path(run_dir) / "checkpoints"
     ckpt_root.mkdir(parents=True, exist_ok=True)
     final = ckpt_root / f"step_{progress.step:08d}"
@@ -51,6 +55,8 @@ def save_checkpoint(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     save_weights(weights, tmp / WEIGHTS_NAME)
+    if ema is not None:
+        save_weights(ema, tmp / EMA_NAME)
     torch.save(training_state, tmp / STATE_NAME)
     (tmp / PROGRESS_NAME).write_text(json.dumps(progress.__dict__))
     (tmp / CONFIG_NAME).write_text(config_yaml)
@@ -81,6 +87,12 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[Progress, dict[str, torch.
     """Read a checkpoint folder: (progress, model weights, training state)."""
     path = Path(path)
     return read_progress(path), load_weights(path), load_training_state(path)
+
+
+def load_ema(path: str | os.PathLike) -> dict[str, torch.Tensor] | None:
+    """The averaged weights of a checkpoint folder (see ``training.ema``), or None if it has none."""
+    file = Path(path) / EMA_NAME
+    return load_weights(file) if file.is_file() else None
 
 
 def read_progress(path: str | os.PathLike) -> Progress:

@@ -32,6 +32,8 @@ class TrainConfig:
     max_steps: int | None = None  # stop early after this many steps (smoke runs, benchmarks)
     batch_size: int = 1
     lr: float = 2e-4
+    lr_decay_steps: int = 0  # pix2pix's schedule: lr falls linearly to 0 over the run's last N steps (0: constant)
+    ema: float = 0.0  # decay of the generators' weight average used after training, e.g. 0.999 (0: none)
     beta1: float = 0.5
     beta2: float = 0.999
     seed: int = 0
@@ -61,10 +63,14 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "heldout_pairs", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise LandmarkGANError(f"train.{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("lr", "beta1", "beta2", "cache_mb"):
+        if self.lr_decay_steps < 0:
+            raise LandmarkGANError(f"train.lr_decay_steps must be 0 (constant lr) or more, got {self.lr_decay_steps}")
+        for name in ("lr", "beta1", "beta2", "cache_mb", "ema"):
             check_finite(getattr(self, name), f"train.{name}")
         if self.lr <= 0 or not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise LandmarkGANError(f"train.lr must be positive and the betas in [0, 1), got {self.lr}, {self.beta1}, {self.beta2}")
+        if not 0 <= self.ema < 1:
+            raise LandmarkGANError(f"train.ema is the weight average's decay, in [0, 1) (0: off; e.g. 0.999), got {self.ema}")
 
 
 @dataclass

@@ -3,7 +3,9 @@
 Each iteration takes one batch and makes four optimiser steps, in the paper's order: with
 Ge/De fixed, a Dl step then a Gl step; then, with Gl/Dl fixed, a De step then a Ge step. As in
 pix2pix, each generator runs once per iteration: its discriminator's step judges the output
-detached, its own step the same output through the just-updated discriminator.
+detached, its own step the same output through the just-updated discriminator. Two switches beyond the
+paper: ``train.lr_decay_steps`` (pix2pix's linear decay of the learning rate to 0 at the end) and
+``train.ema`` (an average of the generators' weights, the model a finished run is used with).
 Checkpoints are atomic and hold everything needed to continue exactly (weights, optimiser
 states, RNG states, position in the data), so ``--resume`` gives the same result as a run that
 was never stopped; Ctrl-C or SIGTERM saves one before exiting.
@@ -36,8 +38,9 @@ from landmarkgan.errors import LandmarkGANError
 from landmarkgan.models.landmarkgan import LandmarkGAN
 from landmarkgan.models.weights import load_into
 from landmarkgan.training import distributed
-from landmarkgan.training.checkpoint import Progress, latest_checkpoint, load_checkpoint, save_checkpoint
+from landmarkgan.training.checkpoint import Progress, latest_checkpoint, load_checkpoint, load_ema, save_checkpoint
 from landmarkgan.training.config import Config
+from landmarkgan.training.ema import WeightAverage
 from landmarkgan.training.sampler import ResumableSampler
 from landmarkgan.training.samples import sample_grid
 from landmarkgan.training.validation import heldout_metrics
@@ -77,6 +80,12 @@ def frozen(module: nn.Module) -> Iterator[None]:
     finally:
         for p, flag in zip(module.parameters(), flags):
             p.requires_grad_(flag)
+
+
+def lr_factor(step: int, total: int, decay_steps: int) -> float:
+    """pix2pix's schedule: the share of ``train.lr`` for the iteration after ``step`` of ``total``. 1 until the
+    last ``decay_steps`` iterations, then falling linearly, to 1 / decay_steps on the last one (0: always 1)."""
+    return 1.0 if decay_steps <= 0 else min(1.0, (total - step) / decay_steps)
 
 
 def compiled_modules(networks: Iterable[nn.Module]) -> Iterator[nn.Module]:
@@ -142,6 +151,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=tc.amp == "fp16")
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(tc.amp)
         self.steps = self._steps()
+        self.ema = WeightAverage(self.model, tc.ema) if tc.ema else None
 
         self.progress = Progress()
         if resume:
@@ -223,6 +233,7 @@ class Trainer:
             path = save_checkpoint(
                 self.run_dir, self.progress, self.model.state_dict(), self._training_state(),
                 yaml.safe_dump(self.config.to_dict(), sort_keys=False), keep=self.config.train.keep_checkpoints,
+                ema=self.ema.state_dict() if self.ema is not None else None,
             )
             self.config.save(self.run_dir / "config.yaml")
         distributed.barrier(self.dist)
@@ -241,6 +252,13 @@ class Trainer:
         torch.set_rng_state(state["rng_cpu"])
         if "rng_cuda" in state and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng_cuda"], self.device)
+        if self.ema is not None:
+            averaged = load_ema(ckpt)
+            if averaged is None:
+                log.warning("%s has no weight average: train.ema starts averaging from its weights", ckpt)
+                self.ema = WeightAverage(self.model, self.config.train.ema)
+            else:
+                self.ema.load_state_dict(averaged)
         self.progress = progress
         log.info("resumed from %s at step %d (epoch %d)", ckpt, progress.step, progress.epoch)
 
@@ -344,7 +362,10 @@ class Trainer:
             while self.progress.step < total and not self._stop_requested:
                 self.sampler.set_position(self.progress.epoch, self.progress.batch_in_epoch)
                 for batch in loader:
+                    self._set_lr(lr_factor(self.progress.step, total, tc.lr_decay_steps))
                     logs = self.train_step(self._to_device(batch))
+                    if self.ema is not None:
+                        self.ema.update()
                     self.progress.step += 1
                     self.progress.batch_in_epoch += 1
                     if self.progress.batch_in_epoch == per_epoch:
@@ -366,6 +387,11 @@ class Trainer:
         if self.writer is not None:
             self.writer.close()
         return self.progress
+
+    def _set_lr(self, factor: float) -> None:
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                group["lr"] = self.config.train.lr * factor
 
     def _after_step(self, logs: dict[str, torch.Tensor], bar: tqdm) -> None:
         tc, step = self.config.train, self.progress.step
@@ -393,18 +419,19 @@ class Trainer:
 
     def write_samples(self) -> Path:
         """Save a grid (source | generated landmarks | output | target) of held-out pairs, and log the
-        held-out landmark error, L1 and PSNR."""
+        held-out landmark error, L1 and PSNR; with ``train.ema``, of the averaged generators."""
         source = self.heldout if self.heldout is not None else self.dataset
         loader = DataLoader(source, batch_size=min(4, len(source)), generator=torch.Generator())  # keeps the global RNG
         batch = self._to_device(next(iter(loader)))
         was_training = self.model.training
         self.model.eval()
-        with torch.no_grad(), self._autocast():
-            out = self.model.translate_batch(batch)
+        with self.ema.applied() if self.ema is not None else contextlib.nullcontext():
+            with torch.no_grad(), self._autocast():
+                out = self.model.translate_batch(batch)
+            metrics = heldout_metrics(self.model, source, self.device, max_pairs=len(source))
         self.model.train(was_training)
         grid = sample_grid(batch, out)
         path = save_image(grid, self.run_dir / "samples" / f"step_{self.progress.step:08d}.png")
-        metrics = heldout_metrics(self.model, source, self.device, max_pairs=len(source))
         which = "held-out" if self.heldout is not None else "training"
         log.info("step %d, %s pairs: landmark error %.2f px, L1 %.3f, PSNR %.2f dB; samples %s", self.progress.step,
                  which, metrics["landmark_error_px"], metrics["l1"], metrics["psnr"], path)
