@@ -26,7 +26,7 @@ class WeightAverage:
         self.decay = decay
         self.updates = 0
         state = model.state_dict(keep_vars=True)
-        names = [k for k in state if k.split(".", 1)[0] in networks and getattr(model, k.split(".", 1)[0]) is not None]
+        names = [k for k in state if k.split(".", 1)[0] in networks]  # the baselines have no Gl, hence no "gl." keys
         self.live = {k: state[k] for k in names}  # the model's own tensors (parameters and buffers)
         self.average = {k: v.detach().clone() for k, v in self.live.items()}
         self._float = [k for k in names if self.live[k].is_floating_point()]
