@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 EMA_NETWORKS = ("gl", "ge")  # what translation uses; the discriminators are not averaged
+UPDATES_KEY = "ema.updates"  # the update count, stored beside the averaged weights
 
 
 class WeightAverage:
@@ -43,10 +44,10 @@ class WeightAverage:
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The averaged weights (model state-dict keys) and the update count, for checkpoints."""
-        return {**self.average, "ema.updates": torch.tensor(self.updates)}
+        return {**self.average, UPDATES_KEY: torch.tensor(self.updates)}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self.updates = int(state["ema.updates"])
+        self.updates = int(state[UPDATES_KEY])
         with torch.no_grad():
             for k, v in self.average.items():
                 v.copy_(state[k])
@@ -68,4 +69,4 @@ class WeightAverage:
 
 def averaged_weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The model weights of an EMA checkpoint file (without the update count)."""
-    return {k: v for k, v in state.items() if k != "ema.updates"}
+    return {k: v for k, v in state.items() if k != UPDATES_KEY}
