@@ -16,6 +16,7 @@ from landmarkgan.cli import main
 from landmarkgan.data.dataset import ExpressionPairDataset, to_uint8
 from landmarkgan.data.images import load_image
 from landmarkgan.data.synthetic import synthesize_dataset
+from landmarkgan.errors import LandmarkGANError
 from landmarkgan.evaluation.evaluate import Evaluation, evaluate
 from landmarkgan.evaluation.expression_classifier import save_classifier, train_on_folder
 from landmarkgan.evaluation.metrics import landmark_l2_distance, psnr, ssim
@@ -91,13 +92,37 @@ def test_reference_rows_score_doing_nothing_on_the_same_pairs(data: Path, tmp_pa
     copy, warp_only = result.references["copy"], result.references["warp"]
     assert copy["psnr"] == pytest.approx(np.mean([psnr(a, b) for a, b in zip(sources, targets)]))
     assert warp_only["psnr"] == pytest.approx(np.mean([psnr(a, b) for a, b in zip(warped, targets)]))
+    with torch.no_grad():
+        on_truth = to_uint8(model.stage2_on_true_landmarks(batch))
+    assert result.true_landmarks["psnr"] == pytest.approx(np.mean([psnr(a, b) for a, b in zip(on_truth, targets)]))
     table = (result.write(tmp_path, title="tiny warp") / "metrics.md").read_text().splitlines()
-    assert [line.split(" |")[0] for line in table[2:5]] == [
-        "| copy the input (reference)", "| warp only, no refinement (reference)", "| tiny warp"]
-    assert set(json.loads((tmp_path / "metrics.json").read_text())["references"]) == {"copy", "warp"}
+    assert [line.split(" |")[0] for line in table[2:6]] == [
+        "| copy the input (reference)", "| warp only, no refinement (reference)", "| tiny warp",
+        "| stage II on the true landmarks (upper bound)"]
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(written["references"]) == {"copy", "warp"}
+    assert written["true_landmarks"]["psnr"] == pytest.approx(result.true_landmarks["psnr"])
     # the paper's generator has no warp of its own: its reference warps x from its true to its generated landmarks
     paper = evaluate(tiny_model().eval(), data, num_pairs=6, identity=False, perceptual=False, progress=False)
     assert math.isfinite(paper.references["warp"]["psnr"]) and paper.references["copy"]["psnr"] == copy["psnr"]
+
+
+def test_stage_two_on_the_true_landmarks_reads_them_and_not_stage_one(data: Path) -> None:
+    model = tiny_model(generator="warp", stage2_landmark_image="drawn").eval()
+    dataset = ExpressionPairDataset(data, "test", SIZE, pairs="sample", num_pairs=4, expressions=model.config.expressions)
+    batch = next(iter(DataLoader(dataset, batch_size=4)))
+    with torch.no_grad():
+        before = model.stage2_on_true_landmarks(batch)
+        for p in model.gl.parameters():  # a different stage I changes nothing here
+            p.add_(torch.randn_like(p))
+        assert torch.equal(model.stage2_on_true_landmarks(batch), before)
+        moved = dict(batch, target_landmarks=batch["target_landmarks"] + torch.tensor([4.0, -3.0]))
+        assert (model.stage2_on_true_landmarks(moved) - before).abs().amax() > 0.1  # but the landmarks do
+    with pytest.raises(LandmarkGANError, match="needs stage I"):
+        tiny_model(landmark_source="none").eval().stage2_on_true_landmarks(batch)
+    baseline = evaluate(tiny_model(landmark_source="none").eval(), data, num_pairs=4, identity=False, perceptual=False,
+                        progress=False)
+    assert baseline.true_landmarks == {}  # a model without stage I has no such row
 
 
 class _ByBrightness(torch.nn.Module):

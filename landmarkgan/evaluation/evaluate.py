@@ -54,6 +54,9 @@ DETECTION_SIZE = 256  # generated faces are upscaled to at least this side befor
 SHEET_PAIRS = 8
 # the do-nothing references every table shows: a model that does not beat them has learned nothing useful
 REFERENCES = {"copy": "copy the input (reference)", "warp": "warp only, no refinement (reference)"}
+# the model's stage II alone, given the true landmarks: how much of the model's error is stage I's
+TRUE_LANDMARKS = "true_landmarks"
+TRUE_LANDMARKS_ROW = "stage II on the true landmarks (upper bound)"
 # name -> (label in tables, format, higher is better)
 METRICS: dict[str, tuple[str, str, bool]] = {
     "psnr": ("PSNR (dB)", ".2f", True),
@@ -87,14 +90,18 @@ class Evaluation:
     # expression accuracy per asked expression: "model" and the REFERENCES keys -> expression -> accuracy
     by_expression: dict[str, dict[str, float]] = field(default_factory=dict)
     identity_tsne: np.ndarray | None = None  # the identity feature picture
+    true_landmarks: dict[str, float] = field(default_factory=dict)  # the model's stage II on the true landmarks
 
     def rows(self, title: str = "model") -> dict[str, dict[str, float]]:
-        """Table rows: the do-nothing references first (when scored), then the model."""
-        return {**{REFERENCES[k]: m for k, m in self.references.items()}, title: self.metrics}
+        """Table rows: the do-nothing references first (when scored), then the model, then its stage II on the true
+        landmarks (when scored)."""
+        rows = {**{REFERENCES[k]: m for k, m in self.references.items()}, title: self.metrics}
+        return rows | ({TRUE_LANDMARKS_ROW: self.true_landmarks} if self.true_landmarks else {})
 
     def by_expression_table(self, title: str = "model") -> str:
         """The expression accuracy per asked expression as a markdown table (rows as in :meth:`rows`), or ""."""
-        return by_expression_table({REFERENCES.get(key, title): v for key, v in self.by_expression.items()})
+        labels = {**REFERENCES, TRUE_LANDMARKS: TRUE_LANDMARKS_ROW}
+        return by_expression_table({labels.get(key, title): v for key, v in self.by_expression.items()})
 
     def write(self, out: str | os.PathLike, title: str = "") -> Path:
         """``metrics.md``, ``metrics.json``, ``metrics.csv``, ``pairs.csv``, ``comparison.png`` and
@@ -105,7 +112,7 @@ class Evaluation:
                                         + self.by_expression_table(title or "model"))
         (out / "metrics.json").write_text(json.dumps(
             {"metrics": self.metrics, "notes": self.notes, "references": self.references,
-             "expression_accuracy_by_expression": self.by_expression}, indent=1))
+             "true_landmarks": self.true_landmarks, "expression_accuracy_by_expression": self.by_expression}, indent=1))
         with open(out / "metrics.csv", "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(list(self.metrics))
@@ -174,7 +181,8 @@ def evaluate(
     over the model's expressions, or None to leave expression accuracy out. ``identity=False`` skips
     dlib (detected landmarks and verification); ``perceptual=False`` skips LPIPS, IS and FID.
     ``references`` also scores the do-nothing references of :data:`REFERENCES` on the same pairs ("copy the
-    input" only, for a restoration task).
+    input" only, for a restoration task) and, for a model with a stage I, its stage II on the true landmarks
+    (without the perceptual metrics): the gap between that row and the model's is what stage I's errors cost.
     """
     device = torch.device(device)
     model = model.to(device).eval()
@@ -183,7 +191,9 @@ def evaluate(
     dataset = ExpressionPairDataset(data, split=split, image_size=size, pairs="sample" if num_pairs else "all",
                                     num_pairs=num_pairs, seed=seed, expressions=model.config.expressions, task=task)
     warp_reference = references and task == "expression"
+    true_reference = warp_reference and model.config.has_stage1
     sources, generated, warped, targets, landmark_images, predicted, truth, labels, changed = ([] for _ in range(9))
+    on_true_landmarks = []
     loader = DataLoader(dataset, batch_size=batch_size, generator=torch.Generator())
     for batch in tqdm(loader, desc="translating test pairs", unit="batch", disable=not progress):
         batch = {k: v.to(device) for k, v in batch.items()}
@@ -194,6 +204,8 @@ def evaluate(
         targets += list(to_uint8(batch["y"]))
         if warp_reference:
             warped += list(to_uint8(out["warped"] if out["warped"] is not None else warp_only(model, batch, out)))
+        if true_reference:
+            on_true_landmarks += list(to_uint8(model.stage2_on_true_landmarks(batch)))
         landmark_images += list(to_uint8(out["landmark_image"])) if out["landmark_image"] is not None else [None] * n
         predicted += list(out["landmarks"].float().cpu().numpy()) if out["landmarks"] is not None else [None] * n
         truth += list(batch["target_landmarks"].cpu().numpy())
@@ -220,6 +232,8 @@ def evaluate(
         for key, images in (("copy", sources), ("warp", warped)):
             if images:
                 reference_metrics[key] = scorer.score(images, {}, None, row=key)
+    true_metrics = scorer.score(on_true_landmarks, {}, None, row=TRUE_LANDMARKS, perceptual=False) \
+        if on_true_landmarks else {}
     if identity:
         tsne = _identity_tsne(dataset, *scorer.descriptors, notes)
     else:
@@ -229,9 +243,10 @@ def evaluate(
     n = min(SHEET_PAIRS, len(generated))
     examples = {"input": sources[:n], "output": generated[:n], "target": targets[:n],
                 "landmarks": [landmark_cell(landmark_images[k], predicted[k], size) for k in range(n)]}
-    by_expression = {key: scorer.by_expression[key] for key in ("copy", "warp", "model") if key in scorer.by_expression}
+    by_expression = {key: scorer.by_expression[key] for key in ("copy", "warp", "model", TRUE_LANDMARKS)
+                     if key in scorer.by_expression}
     return Evaluation(metrics, notes, pairs, sheet, examples, references=reference_metrics, by_expression=by_expression,
-                      identity_tsne=tsne)
+                      identity_tsne=tsne, true_landmarks=true_metrics)
 
 
 def _identity_tsne(dataset: ExpressionPairDataset, generated: np.ndarray, real: np.ndarray,
@@ -277,9 +292,10 @@ class _Scorer:
             )
 
     def score(self, generated: list[np.ndarray], notes: dict[str, str], pairs: list[dict] | None,
-              row: str = "model") -> dict[str, float]:
-        """Metrics of ``generated`` (NaN where not computed, with a note why); per-pair values go into ``pairs``,
-        the expression accuracy per asked expression into ``self.by_expression[row]``."""
+              row: str = "model", perceptual: bool = True) -> dict[str, float]:
+        """Metrics of ``generated`` (NaN where not computed, with a note why; the perceptual ones only when both
+        ``perceptual`` and the scorer's own switch say so); per-pair values go into ``pairs``, the expression
+        accuracy per asked expression into ``self.by_expression[row]``."""
         metrics = {m: math.nan for m in METRICS}
         values = [(psnr(g, t), ssim(g, t)) for g, t in zip(generated, self.targets)]
         metrics["psnr"] = float(np.mean([v[0] for v in values if math.isfinite(v[0])]))
@@ -314,7 +330,7 @@ class _Scorer:
                 pairs[k]["recognised_as"] = expressions[label]
         else:
             notes["expression_accuracy"] = "no expression classifier"
-        if self.perceptual:
+        if self.perceptual and perceptual:
             _perceptual_metrics(generated, self.targets, metrics, notes, self.device, self.progress)
         else:
             notes["lpips"] = notes["inception_score"] = notes["fid"] = "left out (--no-perceptual)"

@@ -206,6 +206,17 @@ class LandmarkGAN(nn.Module):
                               batch.get("target_landmark_image"), batch.get("target_landmarks"),
                               batch.get("source_landmarks") if truth else None)
 
+    def stage2_on_true_landmarks(self, batch: Batch) -> torch.Tensor:
+        """Ge's output on a batch of data set pairs when it reads the true landmarks (the target's landmark image and
+        points, the source's points) instead of Gl's: what stage II makes of a perfect stage I. Set against the
+        model's own output, it tells how much of the error is stage I's."""
+        self._require_stage1("stage II on the true landmarks")
+        size = self.config.image_size
+        labels = self._labels(batch["x"], batch["target_label"], batch.get("target_intensity"))
+        truth = Landmarks(batch["target_landmark_image"], normalise(batch["target_landmarks"].float(), size),
+                          normalise(batch["source_landmarks"].float(), size))
+        return self.ge(batch["x"], truth, labels)["image"]
+
     def _landmarks(
         self,
         x: torch.Tensor,
