@@ -26,6 +26,7 @@ from landmarkgan.models.landmarkgan import LandmarkGAN
 from landmarkgan.training.checkpoint import latest_checkpoint, load_checkpoint, load_ema
 from landmarkgan.training.config import Config
 from landmarkgan.training.ema import WeightAverage
+from landmarkgan.training.jitter import similarity_jitter
 from landmarkgan.training.trainer import NonFiniteLoss, Trainer, lr_factor
 from landmarkgan.training.validation import heldout_metrics
 
@@ -98,7 +99,8 @@ def weights_of(run: Path) -> dict[str, torch.Tensor]:
     return load_file(latest_checkpoint(run) / "model.safetensors")
 
 
-@pytest.mark.parametrize("generator", [(), (*WARP, "model.teacher_forcing=0.5", "model.lambda_cls=1", "train.ema=0.9")],
+@pytest.mark.parametrize("generator", [(), (*WARP, "model.teacher_forcing=0.5", "model.lambda_cls=1", "train.ema=0.9",
+                                       "train.stage1_jitter=0.1")],
                          ids=["unet", "warp-with-classifier-and-weight-average"])
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(data: Path, tmp_path: Path, generator: tuple) -> None:
     """12 steps straight vs 7 steps, stop, resume to 12: every weight and buffer is bit-identical.
@@ -168,6 +170,30 @@ def test_the_learning_rate_falls_linearly_over_the_last_steps(data: Path, tmp_pa
     trainer.train()
     lr = trainer.config.train.lr
     assert seen == [{lr}, {lr}, {lr}, {0.75 * lr}, {0.5 * lr}, {0.25 * lr}]
+
+
+def test_stage_one_jitter_moves_the_images_and_their_landmarks_together() -> None:
+    size, n = 64, 6
+    torch.manual_seed(0)
+    points = torch.rand(n, 68, 2) * 24 + 20  # pixel coordinates, well inside the image
+    ys, xs = torch.meshgrid(torch.arange(size).float(), torch.arange(size).float(), indexing="ij")
+
+    def dot(at: torch.Tensor) -> torch.Tensor:  # one bright Gaussian dot at a point, as a (1, 3, S, S) image
+        return torch.exp(-((xs - at[0]) ** 2 + (ys - at[1]) ** 2) / 8.0).expand(1, 3, size, size)
+
+    x = torch.cat([dot(p[0]) for p in points])
+    batch = {"x": x, "target_landmark_image": x.clone(), "source_landmarks": points, "target_landmarks": points.flip(1),
+             "y": torch.zeros(n, 3, size, size), "target_label": torch.arange(n)}
+    moved = similarity_jitter(batch, 0.25)
+    for k in range(n):  # the dot is drawn where its point went (its intensity-weighted centre)
+        w = moved["x"][k, 0]
+        centre = torch.stack([(w * xs).sum(), (w * ys).sum()]) / w.sum()
+        assert torch.allclose(centre, moved["source_landmarks"][k, 0], atol=0.25), k
+    assert (moved["source_landmarks"] - points).norm(dim=-1).mean() > 1.0  # it did move them
+    assert torch.equal(moved["target_landmark_image"], moved["x"]) and torch.equal(moved["y"], batch["y"])
+    assert torch.allclose(moved["target_landmarks"], moved["source_landmarks"].flip(1), atol=1e-4)  # one move per pair
+    still = similarity_jitter(batch, 0.0)
+    assert torch.allclose(still["x"], x, atol=1e-5) and torch.allclose(still["source_landmarks"], points, atol=1e-4)
 
 
 def test_loader_processes_give_the_same_run(data: Path, tmp_path: Path) -> None:
@@ -252,6 +278,9 @@ def test_cli_train_resume_and_run_folder_guards(data: Path, tmp_path: Path, caps
     assert main(["train", "--config", str(TINY), "--data", str(data), "--out", str(tmp_path / "r5"),
                  "train.lr_decay_steps=-5"]) == 2
     assert "train.lr_decay_steps must be 0" in capsys.readouterr().err
+    assert main(["train", "--config", str(TINY), "--data", str(data), "--out", str(tmp_path / "r6"),
+                 "train.stage1_jitter=0.5"]) == 2
+    assert "train.stage1_jitter is the size of stage I's random moves" in capsys.readouterr().err
 
 
 def test_sigterm_saves_a_checkpoint_and_the_run_resumes(data: Path, tmp_path: Path) -> None:

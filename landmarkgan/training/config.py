@@ -34,6 +34,7 @@ class TrainConfig:
     lr: float = 2e-4
     lr_decay_steps: int = 0  # pix2pix's schedule: lr falls linearly to 0 over the run's last N steps (0: constant)
     ema: float = 0.0  # decay of the generators' weight average used after training, e.g. 0.999 (0: none)
+    stage1_jitter: float = 0.0  # Gl's and Dl's pairs moved by random similarities of this size, e.g. 0.08 (0: none)
     beta1: float = 0.5
     beta2: float = 0.999
     seed: int = 0
@@ -69,6 +70,10 @@ class TrainConfig:
             check_finite(getattr(self, name), f"train.{name}")
         if self.lr <= 0 or not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise LandmarkGANError(f"train.lr must be positive and the betas in [0, 1), got {self.lr}, {self.beta1}, {self.beta2}")
+        if not 0 <= self.stage1_jitter <= 0.3:
+            raise LandmarkGANError(
+                f"train.stage1_jitter is the size of stage I's random moves (scale 1 +- it, rotation +- it radians, shift "
+                f"+- it of half the image), in [0, 0.3] (0: off; e.g. 0.08), got {self.stage1_jitter}")
         if not 0 <= self.ema < 1:
             raise LandmarkGANError(f"train.ema is the weight average's decay, in [0, 1) (0: off; e.g. 0.999), got {self.ema}")
 

@@ -41,6 +41,7 @@ from landmarkgan.training import distributed
 from landmarkgan.training.checkpoint import Progress, latest_checkpoint, load_checkpoint, load_ema, save_checkpoint
 from landmarkgan.training.config import Config
 from landmarkgan.training.ema import WeightAverage
+from landmarkgan.training.jitter import similarity_jitter
 from landmarkgan.training.sampler import ResumableSampler
 from landmarkgan.training.samples import sample_grid
 from landmarkgan.training.validation import heldout_metrics
@@ -294,10 +295,12 @@ class Trainer:
             logs.update(parts)
 
         if "gl" in nets:
+            jitter = self.config.train.stage1_jitter
+            moved = similarity_jitter(batch, jitter) if jitter else batch
             with self._autocast():
-                stage1 = steps["gl"](batch)
-            step("dl", lambda: steps["dl"](batch, fake=stage1.image))  # the loss judges it detached
-            step("gl", lambda: m.stage1_generator_loss(batch, stage1=stage1), freeze=nets["dl"])
+                stage1 = steps["gl"](moved)
+            step("dl", lambda: steps["dl"](moved, fake=stage1.image))  # the loss judges it detached
+            step("gl", lambda: m.stage1_generator_loss(moved, stage1=stage1), freeze=nets["dl"])
         if self.identity_net is not None:
             batch = {**batch, "target_identity": self._target_identity(batch)}
         with self._autocast():
