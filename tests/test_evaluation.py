@@ -98,7 +98,7 @@ def test_reference_rows_score_doing_nothing_on_the_same_pairs(data: Path, tmp_pa
     table = (result.write(tmp_path, title="tiny warp") / "metrics.md").read_text().splitlines()
     assert [line.split(" |")[0] for line in table[2:6]] == [
         "| copy the input (reference)", "| warp only, no refinement (reference)", "| tiny warp",
-        "| stage II on the true landmarks (upper bound)"]
+        "| stage II on the true landmarks (a perfect stage I)"]
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert set(written["references"]) == {"copy", "warp"}
     assert written["true_landmarks"]["psnr"] == pytest.approx(result.true_landmarks["psnr"])

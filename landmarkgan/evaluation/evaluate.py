@@ -56,7 +56,7 @@ SHEET_PAIRS = 8
 REFERENCES = {"copy": "copy the input (reference)", "warp": "warp only, no refinement (reference)"}
 # the model's stage II alone, given the true landmarks: how much of the model's error is stage I's
 TRUE_LANDMARKS = "true_landmarks"
-TRUE_LANDMARKS_ROW = "stage II on the true landmarks (upper bound)"
+TRUE_LANDMARKS_ROW = "stage II on the true landmarks (a perfect stage I)"
 # name -> (label in tables, format, higher is better)
 METRICS: dict[str, tuple[str, str, bool]] = {
     "psnr": ("PSNR (dB)", ".2f", True),
