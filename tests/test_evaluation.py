@@ -88,6 +88,12 @@ def test_reference_rows_score_doing_nothing_on_the_same_pairs(data: Path, tmp_pa
     batch = next(iter(DataLoader(dataset, batch_size=6)))
     with torch.no_grad():
         out = model.translate_batch(batch)
+    # the displacement the warp follows, against the true one, in pixels at 256 x 256
+    moved = (out["landmarks"] - out["source_landmarks"]) - (batch["target_landmarks"] - batch["source_landmarks"])
+    assert result.pairs[0]["displacement_l2_model"] == pytest.approx(moved[0].norm(dim=-1).mean().item() * 256 / SIZE,
+                                                                     rel=1e-4)
+    assert result.metrics["displacement_l2_model"] == pytest.approx(moved.norm(dim=-1).mean().item() * 256 / SIZE,
+                                                                    rel=1e-4)
     sources, warped, targets = to_uint8(batch["x"]), to_uint8(out["warped"]), to_uint8(batch["y"])
     copy, warp_only = result.references["copy"], result.references["warp"]
     assert copy["psnr"] == pytest.approx(np.mean([psnr(a, b) for a, b in zip(sources, targets)]))
@@ -104,6 +110,8 @@ def test_reference_rows_score_doing_nothing_on_the_same_pairs(data: Path, tmp_pa
     assert written["true_landmarks"]["psnr"] == pytest.approx(result.true_landmarks["psnr"])
     # the paper's generator has no warp of its own: its reference warps x from its true to its generated landmarks
     paper = evaluate(tiny_model().eval(), data, num_pairs=6, identity=False, perceptual=False, progress=False)
+    assert math.isnan(paper.metrics["displacement_l2_model"]) and "only the warp generator" in \
+        paper.notes["displacement_l2_model"]
     assert math.isfinite(paper.references["warp"]["psnr"]) and paper.references["copy"]["psnr"] == copy["psnr"]
 
 

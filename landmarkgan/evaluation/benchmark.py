@@ -46,8 +46,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
 }
 # whose warp the "warp only" reference row shows: the first of these that runs (else the first variant)
 REFERENCE_VARIANTS = ("warp", "landmarkgan")
-TABLE_METRICS = ["psnr", "ssim", "psnr_hole", "fid", "landmark_l2_detected", "landmark_l2_model", "face_detected",
-                 "verification_rate", "expression_accuracy", "expression_accuracy_changed"]
+TABLE_METRICS = ["psnr", "ssim", "psnr_hole", "fid", "landmark_l2_detected", "landmark_l2_model", "displacement_l2_model",
+                 "face_detected", "verification_rate", "expression_accuracy", "expression_accuracy_changed"]
 
 
 def run_benchmark(

@@ -7,7 +7,8 @@ the generated face is compared with the real target face:
   pretrained weights are on disk, FID when the ``fid`` extra is installed;
 * landmark L2 distance (Table VI): dlib's landmarks detected on the generated face against the
   target's true landmarks, in pixels of a 256 x 256 image (faces dlib does not find are counted and
-  left out); also the model's own generated landmarks against the true ones;
+  left out); also the model's own generated landmarks against the true ones and, for the warp generator, the
+  displacement it moves the face by (its target landmarks minus its estimate of the source's) against the true one;
 * face verification (identity): dlib's 128-d descriptors of the generated face and of the real target
   face (both cut into dlib's face chip with the target's true landmarks), verified below dlib's 0.6
   threshold;
@@ -67,6 +68,7 @@ METRICS: dict[str, tuple[str, str, bool]] = {
     "fid": ("FID", ".1f", False),
     "landmark_l2_detected": ("landmark L2, dlib (px@256)", ".2f", False),
     "landmark_l2_model": ("landmark L2, model (px@256)", ".2f", False),
+    "displacement_l2_model": ("landmark displacement L2, model (px@256)", ".2f", False),
     "face_detected": ("faces found by dlib", ".3f", True),
     "verification_rate": ("face verification", ".3f", True),
     "identity_distance": ("identity distance", ".3f", False),
@@ -193,7 +195,7 @@ def evaluate(
     warp_reference = references and task == "expression"
     true_reference = warp_reference and model.config.has_stage1
     sources, generated, warped, targets, landmark_images, predicted, truth, labels, changed = ([] for _ in range(9))
-    on_true_landmarks = []
+    on_true_landmarks, source_estimates, true_sources = [], [], []
     loader = DataLoader(dataset, batch_size=batch_size, generator=torch.Generator())
     for batch in tqdm(loader, desc="translating test pairs", unit="batch", disable=not progress):
         batch = {k: v.to(device) for k, v in batch.items()}
@@ -209,6 +211,9 @@ def evaluate(
         landmark_images += list(to_uint8(out["landmark_image"])) if out["landmark_image"] is not None else [None] * n
         predicted += list(out["landmarks"].float().cpu().numpy()) if out["landmarks"] is not None else [None] * n
         truth += list(batch["target_landmarks"].cpu().numpy())
+        true_sources += list(batch["source_landmarks"].cpu().numpy())
+        source_estimates += list(out["source_landmarks"].float().cpu().numpy()) \
+            if out.get("source_landmarks") is not None else [None] * n
         labels += batch["target_label"].cpu().tolist()
         changed += (batch["target_label"] != batch["source_label"]).cpu().tolist()
 
@@ -225,6 +230,12 @@ def evaluate(
         metrics["landmark_l2_model"] = float(np.mean([p["landmark_l2_model"] for p in pairs]))
     else:
         notes["landmark_l2_model"] = "this model generates no landmarks"
+    if predicted[0] is not None and source_estimates[0] is not None:
+        for k, (p, t, ps, ts) in enumerate(zip(predicted, truth, source_estimates, true_sources)):
+            pairs[k]["displacement_l2_model"] = landmark_l2_distance(p - ps, t - ts, size)
+        metrics["displacement_l2_model"] = float(np.mean([p["displacement_l2_model"] for p in pairs]))
+    else:
+        notes["displacement_l2_model"] = "only the warp generator moves the face by a displacement of its landmarks"
     if classifier is not None:
         metrics["real_expression_accuracy"] = scorer.real_accuracy()
     reference_metrics = {}
