@@ -211,11 +211,15 @@ class LandmarkGAN(nn.Module):
         points, the source's points) instead of Gl's: what stage II makes of a perfect stage I. Set against the
         model's own output, it tells how much of the error is stage I's."""
         self._require_stage1("stage II on the true landmarks")
-        size = self.config.image_size
         labels = self._labels(batch["x"], batch["target_label"], batch.get("target_intensity"))
-        truth = Landmarks(batch["target_landmark_image"], normalise(batch["target_landmarks"].float(), size),
-                          normalise(batch["source_landmarks"].float(), size))
-        return self.ge(batch["x"], truth, labels)["image"]
+        return self.ge(batch["x"], self._true_landmarks(batch), labels)["image"]
+
+    def _true_landmarks(self, batch: Batch) -> Landmarks:
+        """A batch's true landmarks as stage I would hand them over: the target's landmark image and points, the
+        source's points (normalised)."""
+        size = self.config.image_size
+        return Landmarks(batch["target_landmark_image"], normalise(batch["target_landmarks"].float(), size),
+                         normalise(batch["source_landmarks"].float(), size))
 
     def _landmarks(
         self,
@@ -368,7 +372,6 @@ class LandmarkGAN(nn.Module):
 
     def _teacher_forced(self, landmarks: Landmarks, batch: Batch) -> Landmarks:
         """Gl's landmarks with a random ``teacher_forcing`` share of the pairs swapped for the true ones."""
-        size = self.config.image_size
         chosen = torch.rand(len(batch["x"]), device=batch["x"].device) < self.config.teacher_forcing
 
         def pick(true: torch.Tensor, generated: torch.Tensor | None) -> torch.Tensor | None:
@@ -376,9 +379,9 @@ class LandmarkGAN(nn.Module):
                 return None
             return torch.where(chosen.view(-1, *[1] * (generated.dim() - 1)), true.to(generated.dtype), generated)
 
-        return Landmarks(pick(batch["target_landmark_image"], landmarks.image),
-                         pick(normalise(batch["target_landmarks"], size), landmarks.points),
-                         pick(normalise(batch["source_landmarks"], size), landmarks.source_points))
+        truth = self._true_landmarks(batch)
+        return Landmarks(pick(truth.image, landmarks.image), pick(truth.points, landmarks.points),
+                         pick(truth.source_points, landmarks.source_points))
 
     @staticmethod
     def _judge(discriminators: nn.ModuleList, image: torch.Tensor, x: torch.Tensor) -> list[torch.Tensor]:

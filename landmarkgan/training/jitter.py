@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from landmarkgan.models.pdm import normalise, to_pixels
+
 Batch = dict[str, torch.Tensor]
 IMAGES = ("x", "target_landmark_image")
 POINTS = ("source_landmarks", "target_landmarks")
@@ -41,7 +43,7 @@ def similarity_jitter(batch: Batch, amount: float) -> Batch:
     for key in POINTS:
         if key in batch:
             points = batch[key].to(torch.float64)
-            frame = (points + 0.5) / size * 2 - 1
+            frame = normalise(points, size) * 2 - 1  # the [-1, 1] frame of affine_grid
             moved = frame @ a.to(points.device).transpose(1, 2) + t.to(points.device)[:, None]
-            out[key] = ((moved + 1) / 2 * size - 0.5).to(batch[key].dtype)
+            out[key] = to_pixels((moved + 1) / 2, size).to(batch[key].dtype)
     return out
