@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -194,3 +196,74 @@ def test_refinement_colour_is_drawn_or_a_correction_of_the_warp(residual: bool) 
     assert torch.allclose(out["mask"], torch.full_like(out["mask"], 0.5))
     assert torch.allclose(out["image"], 0.5 * out["colour"] + 0.5 * out["warped"], atol=1e-6)
     assert not torch.allclose(out["warped"], x, atol=1e-2)  # the warp did move the face
+
+
+def test_feature_region_is_the_clipped_sum_of_gaussians_around_the_features_and_the_forehead() -> None:
+    """All 68 points of both faces at one point c: 2 x 51 Gaussians there (brows, eyes, nose, mouth; no jaw),
+    and 2 x 10 each at c moved up by 15 and by 30 px at 256 (the brows moved onto the forehead). Below c at
+    distance d the region is min(1, 102 g(d) + 20 g(d + 15) + 20 g(d + 30)), g the Gaussian of sigma 13 px."""
+    from landmarkgan.models.generators import FOREHEAD_OFFSETS, REGION_SIGMA, feature_region
+
+    size = 64
+    centre = torch.full((1, 68, 2), (20 + 0.5) / size)  # the centre of pixel (20, 20)
+    region = feature_region(centre, centre, size)
+    assert region.shape == (1, 1, size, size) and region.min() >= 0 and region.max() <= 1
+    px = 256 / size  # pixels at 256 per pixel here
+
+    def g(d256: float) -> float:
+        return math.exp(-d256**2 / (2 * REGION_SIGMA**2))
+
+    for below in (0, 3, 6, 9, 14):
+        d = below * px
+        expected = min(1.0, 102 * g(d) + 20 * sum(g(d + up) for up in FOREHEAD_OFFSETS))
+        assert region[0, 0, 20 + below, 20].item() == pytest.approx(expected, rel=1e-4, abs=1e-6)
+    assert region[0, 0, 20 - 30 // int(px), 20] == pytest.approx(1.0)  # 30 px at 256 above: the forehead
+    assert region[0, 0, 63, 63] < 1e-6  # far from every point
+    jaw_only = centre.clone()
+    jaw_only[:, 17:] = 0.95  # everything but the jaw line moved to the corner
+    assert feature_region(jaw_only, jaw_only, size)[0, 0, 20, 20] < 1e-6  # the jaw line is left out
+
+
+def test_feature_region_covers_the_face_and_leaves_hair_and_background_alone() -> None:
+    from landmarkgan.models.generators import feature_region
+
+    _, source = face("neutral", 0)
+    _, target = face("surprise", 4)
+    region = feature_region(source, target, SIZE)[0, 0]
+    for points in (source, target):
+        pixels = (points[0, 17:] * SIZE).long().clamp(0, SIZE - 1)  # brows, eyes, nose, mouth
+        assert region[pixels[:, 1], pixels[:, 0]].min() > 0.9
+    assert region[:, :4].max() < 0.01 and region[:, -4:].max() < 0.01  # the left and right edges
+    assert region[-4:].max() < 0.01  # the bottom (neck and clothes)
+
+
+@pytest.mark.parametrize("where", ["image", "features"])
+def test_refinement_region_limits_where_the_output_departs_from_the_warp(where: str) -> None:
+    """With refinement_region="features" the mask is the U-Net's times the feature region, so far from the
+    features the output is the warped face; with "image" the untrained mask (about 1/2) paints everywhere."""
+    from landmarkgan.models.config import ModelConfig
+    from landmarkgan.models.generators import Landmarks, WarpExpressionGenerator, feature_region
+
+    config = ModelConfig(image_size=SIZE, ngf=4, ndf=4, generator="warp", stage2_landmark_image="drawn",
+                         refinement_region=where)
+    torch.manual_seed(0)
+    ge = WarpExpressionGenerator(config).eval()
+    x, source = face("neutral", 0)
+    _, target = face("happy", 4)
+    with torch.no_grad():
+        out = ge(x, Landmarks(None, target, source), torch.zeros(1, config.num_labels))
+    region = feature_region(source, target, SIZE)
+    outside = region < 1e-4
+    departure = (out["image"] - out["warped"]).abs().amax(1, keepdim=True)
+    if where == "features":
+        assert out["mask"].le(region + 1e-6).all()
+        assert departure[outside].max() < 1e-3
+    else:
+        assert departure[outside].mean() > 0.05
+
+
+def test_an_unknown_refinement_region_is_a_clear_error() -> None:
+    from landmarkgan.models.config import ModelConfig
+
+    with pytest.raises(LandmarkGANError, match="model.refinement_region must be one of image, features"):
+        ModelConfig(generator="warp", refinement_region="face")

@@ -27,6 +27,7 @@ RECON_LOSSES = ("l12", "l1", "l2")
 LANDMARK_SOURCES = ("generated", "ground_truth", "none")
 GENERATORS = ("unet", "warp")
 STAGE2_LANDMARK_IMAGES = ("decoded", "drawn")
+REFINEMENT_REGIONS = ("image", "features")
 
 
 @dataclass
@@ -83,6 +84,10 @@ class ModelConfig:
         colour_residual: the warp generator's colour image is the warped face corrected by the U-Net's output
             (``tanh(atanh(warped x) + r)``, so an untrained refinement returns the warp) instead of drawn by it
             (``tanh(r)``, the default).
+        refinement_region: where the warp generator's refinement may paint: the whole "image" (its mask alone
+            decides), or only near the facial "features" (its mask times a soft region around the brows, the
+            forehead above them, the eyes, nose and mouth of the source and the target; see
+            ``generators.feature_region``), so hair, ears, neck and background are always the warped face.
         teacher_forcing: the share (0..1) of stage II training pairs for which Ge reads the true source and
             target landmarks instead of Gl's (0 = the paper: always Gl's). Ge then learns to render an
             expression at given landmarks from clean examples; translation always uses Gl's.
@@ -122,6 +127,7 @@ class ModelConfig:
     lambda_change: float = 0.0
     lambda_cls: float = 0.0
     colour_residual: bool = False
+    refinement_region: str = "image"
     teacher_forcing: float = 0.0
     task: str = "expression"
 
@@ -184,6 +190,7 @@ class ModelConfig:
         _choice("landmark_source", self.landmark_source, LANDMARK_SOURCES)
         _choice("generator", self.generator, GENERATORS)
         _choice("stage2_landmark_image", self.stage2_landmark_image, STAGE2_LANDMARK_IMAGES)
+        _choice("refinement_region", self.refinement_region, REFINEMENT_REGIONS)
         if not 0 <= self.teacher_forcing <= 1:
             raise LandmarkGANError(f"model.teacher_forcing is a share of the training pairs, from 0 to 1, got {self.teacher_forcing}")
         _choice("task", self.task, TASKS)

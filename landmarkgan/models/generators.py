@@ -18,6 +18,10 @@ from landmarkgan.models.warp import warp
 
 
 WARP_CLAMP = 0.995  # the warped face is kept inside (-1, 1) before atanh: black and white stay finite
+INNER_FEATURES = slice(17, 68)  # iBUG-68 brows, nose, eyes and mouth: all but the jaw line
+BROWS = slice(17, 27)
+REGION_SIGMA = 13.0  # the feature region's Gaussians, in pixels of a 256 x 256 image
+FOREHEAD_OFFSETS = (15.0, 30.0)  # the brows moved up by these (pixels at 256 x 256) cover the forehead
 
 
 def _atanh(x: torch.Tensor) -> torch.Tensor:
@@ -59,6 +63,25 @@ def soft_crops(image: torch.Tensor, points: torch.Tensor, sigma: float) -> torch
     gy = torch.exp(-((ys[None, None, :] - points[..., 1:2]) ** 2) / (2 * sigma**2))  # (B, P, H)
     mask = (gy[..., :, None] * gx[..., None, :]).amax(dim=1, keepdim=True).to(image.dtype)
     return torch.cat([image * mask, mask], dim=1)
+
+
+def feature_region(source: torch.Tensor, target: torch.Tensor, size: int) -> torch.Tensor:
+    """Where the warp generator's refinement may paint with ``refinement_region="features"`` (B, 1, S, S) in [0, 1]:
+    the sum, clipped at 1, of Gaussians (sigma ``REGION_SIGMA``) around the brows, eyes, nose and mouth of the
+    ``source`` and ``target`` landmarks (B, 68, 2, normalised) and around the brows moved up by
+    ``FOREHEAD_OFFSETS`` (the forehead, where wrinkles come and go). The jaw line is left out: the warp moves it.
+    The Gaussians are separable, so the sum is one batched matrix product, (B, S, P) @ (B, P, S)."""
+    up = torch.tensor([0.0, 1.0], dtype=source.dtype, device=source.device) / REFERENCE_SIZE
+    parts = []
+    for points in (source, target):
+        parts.append(points[:, INNER_FEATURES])
+        parts.extend(points[:, BROWS] - offset * up for offset in FOREHEAD_OFFSETS)
+    points = torch.cat(parts, dim=1)
+    sigma = REGION_SIGMA / REFERENCE_SIZE
+    centres = (torch.arange(size, device=points.device, dtype=points.dtype) + 0.5) / size
+    gx = torch.exp(-((centres[None, None, :] - points[..., 0:1]) ** 2) / (2 * sigma**2))  # (B, P, S)
+    gy = torch.exp(-((centres[None, None, :] - points[..., 1:2]) ** 2) / (2 * sigma**2))  # (B, P, S)
+    return torch.bmm(gy.transpose(1, 2), gx).clamp(max=1)[:, None]
 
 
 class LabelEmbedding(nn.Module):
@@ -173,7 +196,8 @@ class WarpExpressionGenerator(nn.Module):
        ``y_hat = m * c + (1 - m) * warped x``. The refinement draws what a warp cannot: a mouth that opens
        (its dark inside, teeth), eyes that widen, wrinkles that appear or go. c is ``tanh(r)`` with r the
        U-Net's output, or with ``colour_residual`` a correction of the warped face, ``tanh(atanh(warped x) +
-       r)``, so that an untrained refinement returns the warp; m is a Sigmoid. Such masks fall to 0 ("keep the warp") early in training, while c is still poor, and stay
+       r)``, so that an untrained refinement returns the warp; m is a Sigmoid, with ``refinement_region=
+       "features"`` times a soft region around the facial features (:func:`feature_region`). Such masks fall to 0 ("keep the warp") early in training, while c is still poor, and stay
        there; two terms prevent that (see ``LandmarkGAN.stage2_generator_loss``): c has a reconstruction
        loss of its own (``lambda_colour``), and the mask learns, per pixel, whether c or the warp is closer
        to the real target (``lambda_mask``).
@@ -207,6 +231,8 @@ class WarpExpressionGenerator(nn.Module):
         colour = torch.tanh(correction)
         logits = out[:, c.input_nc :]
         mask = torch.sigmoid(logits)
+        if c.refinement_region == "features":
+            mask = mask * feature_region(landmarks.source_points, landmarks.points, x.shape[-1]).to(mask.dtype)
         return {"image": mask * colour + (1 - mask) * warped, "landmark_image": landmark_image, "warped": warped,
                 "mask": mask, "colour": colour, "mask_logits": logits}
 
