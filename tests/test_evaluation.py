@@ -80,6 +80,19 @@ def test_evaluate_computes_the_papers_metrics_pair_by_pair(data: Path, classifie
     sheet = load_image(out_dir / "comparison.png")
     assert sheet.shape[0] > 8 * 128  # 8 pairs of 4 columns, 128-pixel cells
 
+    again = Evaluation.read(out_dir)  # what the benchmark reuses
+    assert again.metrics.keys() == m.keys()
+    assert all(again.metrics[k] == m[k] or (math.isnan(again.metrics[k]) and math.isnan(m[k])) for k in m)
+    assert again.notes == result.notes and again.by_expression == result.by_expression
+    assert [p["expression"] for p in again.pairs] == [p["expression"] for p in result.pairs]
+    assert again.pairs[0]["psnr"] == pytest.approx(result.pairs[0]["psnr"], rel=1e-5)
+    assert again.examples.keys() == result.examples.keys()
+    assert all(np.array_equal(a, b) for k in result.examples for a, b in zip(again.examples[k], result.examples[k]))
+    stored = (out_dir / "examples.npz").read_bytes()
+    (out_dir / "examples.npz").write_bytes(stored[: len(stored) // 2])  # cut short
+    with pytest.raises(LandmarkGANError, match="holds no complete evaluation"):
+        Evaluation.read(out_dir)
+
 
 def test_reference_rows_score_doing_nothing_on_the_same_pairs(data: Path, tmp_path: Path) -> None:
     model = tiny_model(generator="warp", stage2_landmark_image="drawn").eval()
@@ -216,8 +229,15 @@ def test_cli_benchmark_trains_evaluates_and_reuses_runs(data: Path, tmp_path: Pa
     assert [x.split(" |")[0] for x in per_expression[2:6]] == [
         "| copy the input (reference)", "| warp only, no refinement (reference)", "| (1) LandmarkGAN",
         "| (2) pix2pix-style, labels only (no landmarks)"]
-    assert load_image(tmp_path / "benchmark.png").shape[1] > 4 * 96
+    sheet = load_image(tmp_path / "benchmark.png")
+    assert sheet.shape[1] > 4 * 96
     assert main(args) == 0
-    assert "== training" not in capsys.readouterr().out  # finished runs are reused
+    printed = capsys.readouterr().out
+    assert "== training" not in printed  # finished runs are reused
+    assert "== evaluating" not in printed and printed.count("== reusing the evaluation") == 2  # and so are their scores
+    assert (tmp_path / "benchmark.md").read_text() == table
+    assert np.array_equal(load_image(tmp_path / "benchmark.png"), sheet)
+    assert main([*args, "--pairs", "3"]) == 0  # other test pairs: scored again
+    assert capsys.readouterr().out.count("== evaluating") == 2
     assert main(["benchmark", "--data", str(data), "--out", str(tmp_path), "--variants", "nope"]) == 2
     assert "unknown benchmark variant" in capsys.readouterr().err

@@ -1,12 +1,14 @@
 """Baselines and ablations trained and evaluated by one harness on one data set (Table I of the paper).
 
 Each variant is the base config plus a few switches; all share the data, the seed, the number of
-training steps, the test pairs and one expression classifier. Finished runs are reused, so a stopped
-benchmark continues where it stopped.
+training steps, the test pairs and one expression classifier. Finished runs are reused, and so are their
+evaluations while the model, the pairs and the classifier are unchanged, so a stopped benchmark continues
+where it stopped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -43,9 +45,12 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "warp-drawn-colour": ("warp-and-refine, colour image drawn by the U-Net", [*WARP, "model.colour_residual=false"]),
     "landmarkgan-cls": ("LandmarkGAN + expression classification loss", ["model.lambda_cls=1"]),
     "warp-cls": ("warp-and-refine + expression classification loss", [*WARP, "model.lambda_cls=1"]),
+    "warp-region": ("warp-and-refine, refinement near the facial features only", [*WARP, "model.refinement_region=features"]),
+    "warp-jitter": ("warp-and-refine, stage I trained on jittered pairs", [*WARP, "train.stage1_jitter=0.08"]),
 }
 # whose warp the "warp only" reference row shows: the first of these that runs (else the first variant)
 REFERENCE_VARIANTS = ("warp", "landmarkgan")
+EVALUATION_SETTING = "benchmark_setting.json"  # next to a variant's evaluation: what it was made with, for reuse
 TABLE_METRICS = ["psnr", "ssim", "psnr_hole", "fid", "landmark_l2_detected", "landmark_l2_model", "displacement_l2_model",
                  "face_detected", "verification_rate", "expression_accuracy", "expression_accuracy_changed"]
 
@@ -87,6 +92,7 @@ def run_benchmark(
                                      progress=progress)
         save_classifier(classifier, classifier_file)
 
+    classifier_digest = hashlib.sha256(classifier_file.read_bytes()).hexdigest()
     reference = next((k for k in REFERENCE_VARIANTS if k in keys), keys[0])
     results: dict[str, Evaluation] = {}
     trained: dict[str, int] = {}  # steps each evaluated model had (a reused run may have more than max_steps)
@@ -98,15 +104,36 @@ def run_benchmark(
         if done is None or load_checkpoint(done)[0].step < config.train.max_steps:
             print(f"== training {name} ({config.train.max_steps} steps) in {run}", flush=True)
             Trainer(config, resume=done is not None, progress_bar=progress).train()
-        print(f"== evaluating {name}", flush=True)
         model = load_model(run)
         trained[name] = model.metadata["step"]
+        setting = {"step": trained[name], "data": str(data), "pairs": num_pairs, "classifier": classifier_digest,
+                   "identity": identity, "perceptual": perceptual, "references": key == reference}
+        saved = saved_evaluation(run / "evaluation", setting)
+        if saved is not None:
+            print(f"== reusing the evaluation of {name} (same model, pairs and classifier)", flush=True)
+            results[name] = saved
+            continue
+        print(f"== evaluating {name}", flush=True)
+        (run / "evaluation" / EVALUATION_SETTING).unlink(missing_ok=True)  # written again once the new one is complete
         results[name] = evaluate(model, data, num_pairs=num_pairs, device=device, classifier=classifier,
                                  identity=identity, perceptual=perceptual, references=key == reference,
                                  progress=progress)
         results[name].write(run / "evaluation", title=name)
+        (run / "evaluation" / EVALUATION_SETTING).write_text(json.dumps(setting, indent=1))
     write_benchmark(results, base, out, num_pairs, trained)
     return results
+
+
+def saved_evaluation(folder: Path, setting: dict) -> Evaluation | None:
+    """The evaluation a previous benchmark left in ``folder``, if it was made with the same ``setting`` (the model's
+    step, the data, the number of pairs, the classifier file's SHA-256, the metric switches, whether the reference
+    rows were scored); else None."""
+    try:
+        if json.loads((folder / EVALUATION_SETTING).read_text()) != setting:
+            return None
+        return Evaluation.read(folder)
+    except (OSError, ValueError, LandmarkGANError):
+        return None
 
 
 def data_expressions(data: str | os.PathLike) -> list[str]:

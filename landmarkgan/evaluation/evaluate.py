@@ -32,6 +32,7 @@ import csv
 import json
 import math
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,8 +107,8 @@ class Evaluation:
         return by_expression_table({labels.get(key, title): v for key, v in self.by_expression.items()})
 
     def write(self, out: str | os.PathLike, title: str = "") -> Path:
-        """``metrics.md``, ``metrics.json``, ``metrics.csv``, ``pairs.csv``, ``comparison.png`` and
-        ``identity_tsne.png`` in ``out``."""
+        """``metrics.md``, ``metrics.json``, ``metrics.csv``, ``pairs.csv``, ``examples.npz`` (the first pairs'
+        images, see :meth:`read`), ``comparison.png`` and ``identity_tsne.png`` in ``out``."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.md").write_text(markdown_table(self.rows(title or "model")) + "\n" + notes_text(self.notes)
@@ -124,11 +125,37 @@ class Evaluation:
                 writer = csv.DictWriter(f, fieldnames=list(self.pairs[0]))
                 writer.writeheader()
                 writer.writerows(self.pairs)
+        if self.examples:
+            np.savez_compressed(out / "examples.npz", **{k: np.stack(v) for k, v in self.examples.items() if v})
         if self.sheet is not None:
             save_image(self.sheet, out / "comparison.png")
         if self.identity_tsne is not None:
             save_image(self.identity_tsne, out / "identity_tsne.png")
         return out
+
+    @classmethod
+    def read(cls, folder: str | os.PathLike) -> "Evaluation":
+        """An evaluation as :meth:`write` left it in ``folder``: the metrics, notes, reference rows, per-expression
+        accuracies, per-pair values (numbers where they parse as numbers) and the first pairs' images; the
+        pictures are not read back."""
+        folder = Path(folder)
+        try:
+            saved = json.loads((folder / "metrics.json").read_text())
+            with open(folder / "pairs.csv", newline="") as f:
+                pairs = [{k: _number_or_text(v) for k, v in row.items()} for row in csv.DictReader(f)]
+            with np.load(folder / "examples.npz") as stored:
+                examples = {k: list(stored[k]) for k in stored.files}
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            raise LandmarkGANError(f"{folder} holds no complete evaluation ({error}); evaluate the model again") from None
+        return cls(saved["metrics"], saved["notes"], pairs, examples=examples, references=saved["references"],
+                   by_expression=saved["expression_accuracy_by_expression"], true_landmarks=saved["true_landmarks"])
+
+
+def _number_or_text(value: str) -> float | str:
+    try:
+        return float(value)
+    except ValueError:
+        return value
 
 
 def markdown_table(rows: dict[str, dict[str, float]], metrics: list[str] | None = None) -> str:
