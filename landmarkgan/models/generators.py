@@ -14,12 +14,11 @@ from landmarkgan.landmarks.encoding import landmark_radius, soft_landmark_image
 from landmarkgan.models.config import REFERENCE_SIZE, ModelConfig
 from landmarkgan.models.networks import UnetGenerator, init_weights
 from landmarkgan.models.pdm import PointDistributionModel
-from landmarkgan.models.warp import warp
+from landmarkgan.models.warp import BROWS, warp
 
 
 WARP_CLAMP = 0.995  # the warped face is kept inside (-1, 1) before atanh: black and white stay finite
 INNER_FEATURES = slice(17, 68)  # iBUG-68 brows, nose, eyes and mouth: all but the jaw line
-BROWS = slice(17, 27)
 REGION_SIGMA = 13.0  # the feature region's Gaussians, in pixels of a 256 x 256 image
 FOREHEAD_OFFSETS = (15.0, 30.0)  # the brows moved up by these (pixels at 256 x 256) cover the forehead
 
@@ -197,10 +196,10 @@ class WarpExpressionGenerator(nn.Module):
        (its dark inside, teeth), eyes that widen, wrinkles that appear or go. c is ``tanh(r)`` with r the
        U-Net's output, or with ``colour_residual`` a correction of the warped face, ``tanh(atanh(warped x) +
        r)``, so that an untrained refinement returns the warp; m is a Sigmoid, with ``refinement_region=
-       "features"`` times a soft region around the facial features (:func:`feature_region`). Such masks fall to 0 ("keep the warp") early in training, while c is still poor, and stay
-       there; two terms prevent that (see ``LandmarkGAN.stage2_generator_loss``): c has a reconstruction
-       loss of its own (``lambda_colour``), and the mask learns, per pixel, whether c or the warp is closer
-       to the real target (``lambda_mask``).
+       "features"`` times a soft region around the facial features (:func:`feature_region`). Such masks fall
+       to 0 ("keep the warp") early in training, while c is still poor, and stay there; two terms prevent that
+       (see ``LandmarkGAN.stage2_generator_loss``): c has a reconstruction loss of its own (``lambda_colour``),
+       and the mask learns, per pixel, whether c or the warp is closer to the real target (``lambda_mask``).
     """
 
     def __init__(self, config: ModelConfig) -> None:
