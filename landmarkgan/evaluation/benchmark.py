@@ -108,18 +108,19 @@ def run_benchmark(
         trained[name] = model.metadata["step"]
         setting = {"step": trained[name], "data": str(data), "pairs": num_pairs, "classifier": classifier_digest,
                    "identity": identity, "perceptual": perceptual, "references": key == reference}
-        saved = saved_evaluation(run / "evaluation", setting)
+        folder = run / "evaluation"
+        saved = saved_evaluation(folder, setting)
         if saved is not None:
             print(f"== reusing the evaluation of {name} (same model, pairs and classifier)", flush=True)
             results[name] = saved
             continue
         print(f"== evaluating {name}", flush=True)
-        (run / "evaluation" / EVALUATION_SETTING).unlink(missing_ok=True)  # written again once the new one is complete
+        (folder / EVALUATION_SETTING).unlink(missing_ok=True)  # written again once the new one is complete
         results[name] = evaluate(model, data, num_pairs=num_pairs, device=device, classifier=classifier,
                                  identity=identity, perceptual=perceptual, references=key == reference,
                                  progress=progress)
-        results[name].write(run / "evaluation", title=name)
-        (run / "evaluation" / EVALUATION_SETTING).write_text(json.dumps(setting, indent=1))
+        results[name].write(folder, title=name)
+        (folder / EVALUATION_SETTING).write_text(json.dumps(setting, indent=1))
     write_benchmark(results, base, out, num_pairs, trained)
     return results
 

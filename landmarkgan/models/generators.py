@@ -55,13 +55,19 @@ def soft_crops(image: torch.Tensor, points: torch.Tensor, sigma: float) -> torch
     (``sigma`` in normalised units), i.e. a differentiable union of Gaussian-weighted crops around
     every landmark. Returns [image * mask, mask] (B, C + 1, H, W); the gradient flows to the points.
     """
-    h, w = image.shape[-2:]
-    ys = (torch.arange(h, device=image.device, dtype=points.dtype) + 0.5) / h
-    xs = (torch.arange(w, device=image.device, dtype=points.dtype) + 0.5) / w
-    gx = torch.exp(-((xs[None, None, :] - points[..., 0:1]) ** 2) / (2 * sigma**2))  # (B, P, W)
-    gy = torch.exp(-((ys[None, None, :] - points[..., 1:2]) ** 2) / (2 * sigma**2))  # (B, P, H)
+    gx, gy = axis_gaussians(points, *image.shape[-2:], sigma)
     mask = (gy[..., :, None] * gx[..., None, :]).amax(dim=1, keepdim=True).to(image.dtype)
     return torch.cat([image * mask, mask], dim=1)
+
+
+def axis_gaussians(points: torch.Tensor, height: int, width: int, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two factors of isotropic Gaussians around ``points`` (B, P, 2, normalised frame) on a height x width image
+    of pixel centres: gx (B, P, W) and gy (B, P, H), so that point p's Gaussian at pixel (i, j) is gy[p, i] gx[p, j]."""
+    ys = (torch.arange(height, device=points.device, dtype=points.dtype) + 0.5) / height
+    xs = (torch.arange(width, device=points.device, dtype=points.dtype) + 0.5) / width
+    gx = torch.exp(-((xs[None, None, :] - points[..., 0:1]) ** 2) / (2 * sigma**2))
+    gy = torch.exp(-((ys[None, None, :] - points[..., 1:2]) ** 2) / (2 * sigma**2))
+    return gx, gy
 
 
 def feature_region(source: torch.Tensor, target: torch.Tensor, size: int) -> torch.Tensor:
@@ -75,11 +81,7 @@ def feature_region(source: torch.Tensor, target: torch.Tensor, size: int) -> tor
     for points in (source, target):
         parts.append(points[:, INNER_FEATURES])
         parts.extend(points[:, BROWS] - offset * up for offset in FOREHEAD_OFFSETS)
-    points = torch.cat(parts, dim=1)
-    sigma = REGION_SIGMA / REFERENCE_SIZE
-    centres = (torch.arange(size, device=points.device, dtype=points.dtype) + 0.5) / size
-    gx = torch.exp(-((centres[None, None, :] - points[..., 0:1]) ** 2) / (2 * sigma**2))  # (B, P, S)
-    gy = torch.exp(-((centres[None, None, :] - points[..., 1:2]) ** 2) / (2 * sigma**2))  # (B, P, S)
+    gx, gy = axis_gaussians(torch.cat(parts, dim=1), size, size, REGION_SIGMA / REFERENCE_SIZE)
     return torch.bmm(gy.transpose(1, 2), gx).clamp(max=1)[:, None]
 
 
