@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -461,3 +462,22 @@ def test_expression_classification_loss_trains_dc_on_real_and_ge_on_fake() -> No
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.ge.parameters())
     with pytest.raises(LandmarkGANError, match="auxiliary classifier takes"):
         model.dc(torch.zeros(1, 1, S, S))
+
+
+def test_classifier_reads_a_shrunk_face_when_cls_size_is_set() -> None:
+    """model.cls_size=n: Dc reads the face averaged down to n x n, so a face and its n x n block average are one
+    to it, while patterns finer than a block (a stripe a pixel wide) are invisible; 0 reads the whole face."""
+    model = make_model(lambda_cls=1.0, cls_size=S // 4).eval()
+    x = torch.rand(2, 3, S, S) * 2 - 1
+    blocks = F.interpolate(F.avg_pool2d(x, 4), scale_factor=4, mode="nearest")
+    same = functools.partial(torch.allclose, rtol=1e-3, atol=1e-9)  # Dc's logits are small at initialisation
+    assert same(model.dc(x), model.dc(blocks))
+    stripes = x.clone()
+    stripes[:, :, ::2] += 0.5
+    stripes[:, :, 1::2] -= 0.5
+    assert same(model.dc(x), model.dc(stripes))
+    full = make_model(lambda_cls=1.0).eval()
+    assert not same(full.dc(x), full.dc(blocks))
+    for bad in (4, 12, 2 * S):
+        with pytest.raises(LandmarkGANError, match="cls_size must be 0"):
+            make_model(lambda_cls=1.0, cls_size=bad)

@@ -81,6 +81,9 @@ class ModelConfig:
             the paper): a classifier Dc (``AuxiliaryClassifier``, trained in De's step on the real targets y) tells
             which expression a face shows, and Ge is pushed to make Dc read the asked one on y_hat (cross-entropy
             both times). 0 = off (no Dc).
+        cls_size: the size Dc reads faces at: 0 = image_size; smaller (a power of two, 8 or more) = shrunk to
+            cls_size x cls_size by averaging first, a low-pass filter, so Ge cannot please Dc with patterns finer
+            than that (stripes, specks) and must change the face's shape and shading instead (ours).
         colour_residual: the warp generator's colour image is the warped face corrected by the U-Net's output
             (``tanh(atanh(warped x) + r)``, so an untrained refinement returns the warp) instead of drawn by it
             (``tanh(r)``, the default).
@@ -126,6 +129,7 @@ class ModelConfig:
     lambda_colour: float = 20.0
     lambda_change: float = 0.0
     lambda_cls: float = 0.0
+    cls_size: int = 0
     colour_residual: bool = False
     refinement_region: str = "image"
     teacher_forcing: float = 0.0
@@ -191,6 +195,11 @@ class ModelConfig:
         _choice("generator", self.generator, GENERATORS)
         _choice("stage2_landmark_image", self.stage2_landmark_image, STAGE2_LANDMARK_IMAGES)
         _choice("refinement_region", self.refinement_region, REFINEMENT_REGIONS)
+        c = self.cls_size
+        if c and (c < 8 or c & (c - 1) or c > s):
+            raise LandmarkGANError(
+                f"model.cls_size must be 0 (the classifier reads the whole {s}x{s} face) or a power of two from 8 to "
+                f"{s}, got {c}")
         if not 0 <= self.teacher_forcing <= 1:
             raise LandmarkGANError(f"model.teacher_forcing is a share of the training pairs, from 0 to 1, got {self.teacher_forcing}")
         _choice("task", self.task, TASKS)

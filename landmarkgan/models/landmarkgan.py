@@ -78,7 +78,7 @@ class LandmarkGAN(nn.Module):
         self.de = nn.ModuleList(self._discriminator() for _ in range(count))
         # stage II's expression classifier (StarGAN's auxiliary classifier; trained with De, on the real targets)
         self.dc = init_weights(AuxiliaryClassifier(config.input_nc, config.num_expressions, config.image_size,
-                                                   config.ndf, config.norm)) if config.lambda_cls else None
+                                                   config.ndf, config.norm, config.cls_size)) if config.lambda_cls else None
 
     def _discriminator(self) -> NLayerDiscriminator:
         c = self.config

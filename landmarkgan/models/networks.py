@@ -180,10 +180,16 @@ class AuxiliaryClassifier(nn.Module):
     Stride-2 4x4 convolutions (LeakyReLU 0.2, the PatchGANs' norm after the first) halve the image down to 4x4
     pixels, widths ``ndf, 2 ndf, 4 ndf, 8 ndf, 8 ndf, ...``; their features are averaged over the image and a
     linear layer gives the logits (B, num_classes). Unlike a PatchGAN it sees the whole face at once.
+
+    ``read_size``: when below ``image_size``, the face is first shrunk to read_size x read_size by averaging
+    (a low-pass filter), so patterns finer than that cannot reach the classifier, nor be drawn to fool it.
     """
 
-    def __init__(self, input_nc: int, num_classes: int, image_size: int, ndf: int = 64, norm: str = "batch") -> None:
+    def __init__(self, input_nc: int, num_classes: int, image_size: int, ndf: int = 64, norm: str = "batch",
+                 read_size: int | None = None) -> None:
         super().__init__()
+        self.read_size = read_size if read_size and read_size < image_size else None
+        image_size = self.read_size or image_size
         norm_layer, bias = get_norm_layer(norm), uses_bias(norm)
         layers: list[nn.Module] = [nn.Conv2d(input_nc, ndf, kernel_size=4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
         width, size = ndf, image_size // 2
@@ -199,6 +205,8 @@ class AuxiliaryClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.input_nc:
             raise LandmarkGANError(f"the auxiliary classifier takes (B, {self.input_nc}, H, W), got {tuple(x.shape)}")
+        if self.read_size is not None:
+            x = F.adaptive_avg_pool2d(x, self.read_size)
         return self.logits(self.features(x).mean(dim=(2, 3)))
 
 
