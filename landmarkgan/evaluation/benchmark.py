@@ -45,6 +45,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "warp-drawn-colour": ("warp-and-refine, colour image drawn by the U-Net", [*WARP, "model.colour_residual=false"]),
     "landmarkgan-cls": ("LandmarkGAN + expression classification loss", ["model.lambda_cls=1"]),
     "warp-cls": ("warp-and-refine + expression classification loss", [*WARP, "model.lambda_cls=1"]),
+    "warp-cls32": ("warp-and-refine + expression classification loss, classifier at 32 x 32",
+                   [*WARP, "model.lambda_cls=1", "model.cls_size=32"]),
     "warp-region": ("warp-and-refine, refinement near the facial features only", [*WARP, "model.refinement_region=features"]),
     "warp-jitter": ("warp-and-refine, stage I trained on jittered pairs", [*WARP, "train.stage1_jitter=0.08"]),
 }
