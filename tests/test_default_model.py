@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from PIL import Image
 from landmarkgan.assets import asset_path
 from landmarkgan.inference import LandmarkGANPipeline
 from landmarkgan.landmarks.detector import FaceLandmarkDetector
+from landmarkgan.training.config import Config
 
 MOUTH = slice(48, 68)
 DETECTION_SIDE = 256
@@ -33,6 +36,13 @@ def detect(face: np.ndarray) -> np.ndarray:
 def test_the_default_model_is_the_warp_generator(pipe: LandmarkGANPipeline) -> None:
     config = pipe.model.config
     assert config.generator == "warp" and config.image_size == 128 and config.num_intensities == 4
+
+
+def test_the_committed_training_config_makes_the_bundled_model(pipe: LandmarkGANPipeline) -> None:
+    """configs/default_model.yaml (the command docs/default_model.md gives) trains the model that is bundled."""
+    config = Config.load(Path(__file__).parents[1] / "configs" / "default_model.yaml")
+    assert dataclasses.asdict(config.model) == dataclasses.asdict(pipe.model.config)
+    assert pipe.model.metadata["step"] == config.train.max_steps
 
 
 @pytest.mark.parametrize("expression", [

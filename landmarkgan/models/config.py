@@ -195,11 +195,11 @@ class ModelConfig:
         _choice("generator", self.generator, GENERATORS)
         _choice("stage2_landmark_image", self.stage2_landmark_image, STAGE2_LANDMARK_IMAGES)
         _choice("refinement_region", self.refinement_region, REFINEMENT_REGIONS)
-        c = self.cls_size
-        if c and (c < 8 or c & (c - 1) or c > s):
+        read = self.cls_size
+        if read and (read < 8 or read & (read - 1) or read > s):
             raise LandmarkGANError(
                 f"model.cls_size must be 0 (the classifier reads the whole {s}x{s} face) or a power of two from 8 to "
-                f"{s}, got {c}")
+                f"{s}, got {read}")
         if not 0 <= self.teacher_forcing <= 1:
             raise LandmarkGANError(f"model.teacher_forcing is a share of the training pairs, from 0 to 1, got {self.teacher_forcing}")
         _choice("task", self.task, TASKS)
