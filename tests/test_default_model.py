@@ -15,6 +15,7 @@ from landmarkgan.inference import LandmarkGANPipeline
 from landmarkgan.landmarks.detector import FaceLandmarkDetector
 from landmarkgan.training.config import Config
 
+REPO = Path(__file__).resolve().parent.parent
 MOUTH = slice(48, 68)
 DETECTION_SIDE = 256
 
@@ -40,7 +41,7 @@ def test_the_default_model_is_the_warp_generator(pipe: LandmarkGANPipeline) -> N
 
 def test_the_committed_training_config_makes_the_bundled_model(pipe: LandmarkGANPipeline) -> None:
     """configs/default_model.yaml (the command docs/default_model.md gives) trains the model that is bundled."""
-    config = Config.load(Path(__file__).parents[1] / "configs" / "default_model.yaml")
+    config = Config.load(REPO / "configs" / "default_model.yaml")
     assert dataclasses.asdict(config.model) == dataclasses.asdict(pipe.model.config)
     assert pipe.model.metadata["step"] == config.train.max_steps
 
