@@ -17,6 +17,7 @@ from landmarkgan.errors import LandmarkGANError
 from landmarkgan.expressions import EXPRESSIONS
 from landmarkgan.models import LandmarkGAN, ModelConfig, PointDistributionModel
 from landmarkgan.models.generators import Landmarks, soft_crops
+from landmarkgan.models.networks import random_translate
 from landmarkgan.models.losses import change_weighted_loss, reconstruction_loss
 
 S = 64
@@ -481,3 +482,43 @@ def test_classifier_reads_a_shrunk_face_when_cls_size_is_set() -> None:
     for bad in (4, 12, 2 * S):
         with pytest.raises(LandmarkGANError, match="cls_size must be 0"):
             make_model(lambda_cls=1.0, cls_size=bad)
+
+
+def test_random_translate_moves_each_image_by_its_own_offset() -> None:
+    """An offset of whole pixels copies the image that many pixels over (border repeated); up to 0 is no move."""
+    x = torch.arange(2 * 1 * 6 * 8, dtype=torch.float32).reshape(2, 1, 6, 8)
+    assert torch.allclose(random_translate(x, 0.0), x, atol=1e-5)
+    torch.manual_seed(0)
+    offsets = (torch.rand(2, 2) * 2 - 1) * 2.0  # what random_translate draws next under this seed
+    torch.manual_seed(0)
+    moved = random_translate(x, 2.0)
+    for i, (dx, dy) in enumerate(offsets.tolist()):
+        # bilinear sampling at (column + dx, row + dy), clamped to the image
+        cols = (torch.arange(8.0) + dx).clamp(0, 7)
+        rows = (torch.arange(6.0) + dy).clamp(0, 5)
+        c0, r0 = cols.floor().long(), rows.floor().long()
+        c1, r1 = (c0 + 1).clamp(max=7), (r0 + 1).clamp(max=5)
+        fc, fr = cols - c0, rows - r0
+        img = x[i, 0]
+        top = img[r0][:, c0] * (1 - fc) + img[r0][:, c1] * fc
+        bottom = img[r1][:, c0] * (1 - fc) + img[r1][:, c1] * fc
+        expected = top * (1 - fr)[:, None] + bottom * fr[:, None]
+        assert torch.allclose(moved[i, 0], expected, atol=1e-4)
+
+
+def test_classifier_reads_randomly_shifted_faces_in_training_only_when_cls_shift_is_set() -> None:
+    """model.cls_shift=p: in training mode Dc reads each face moved by a fresh random offset (two reads of one face
+    differ); in eval mode, and with cls_shift 0, it reads the face as it is. Bad values are rejected."""
+    x = torch.rand(2, 3, S, S) * 2 - 1
+    shifted = make_model(lambda_cls=1.0, cls_shift=2.0).dc.train()
+    assert not torch.allclose(shifted(x), shifted(x))
+    shifted.eval()
+    assert torch.equal(shifted(x), shifted(x))
+    plain = make_model(lambda_cls=1.0).dc.eval()
+    plain.load_state_dict(shifted.state_dict())
+    assert torch.equal(plain(x), shifted(x))
+    plain.train()
+    assert torch.equal(plain(x), plain(x))
+    for bad in (-1.0, S / 4):
+        with pytest.raises(LandmarkGANError, match="cls_shift is a distance in pixels"):
+            make_model(lambda_cls=1.0, cls_shift=bad)

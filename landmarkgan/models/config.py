@@ -84,6 +84,9 @@ class ModelConfig:
         cls_size: the size Dc reads faces at: 0 = image_size; smaller (a power of two, 8 or more) = shrunk to
             cls_size x cls_size by averaging first, a low-pass filter, so Ge cannot please Dc with patterns finer
             than that (stripes, specks) and must change the face's shape and shading instead (ours).
+        cls_shift: in training, Dc reads every face (real or generated) moved by a random sub-pixel offset of up
+            to this many pixels in x and y, so Ge cannot please it with a pattern tied to exact pixel positions;
+            0 = off (ours).
         colour_residual: the warp generator's colour image is the warped face corrected by the U-Net's output
             (``tanh(atanh(warped x) + r)``, so an untrained refinement returns the warp) instead of drawn by it
             (``tanh(r)``, the default).
@@ -130,6 +133,7 @@ class ModelConfig:
     lambda_change: float = 0.0
     lambda_cls: float = 0.0
     cls_size: int = 0
+    cls_shift: float = 0.0
     colour_residual: bool = False
     refinement_region: str = "image"
     teacher_forcing: float = 0.0
@@ -200,6 +204,9 @@ class ModelConfig:
             raise LandmarkGANError(
                 f"model.cls_size must be 0 (the classifier reads the whole {s}x{s} face) or a power of two from 8 to "
                 f"{s}, got {read}")
+        if not 0 <= self.cls_shift <= s / 8:
+            raise LandmarkGANError(f"model.cls_shift is a distance in pixels from 0 to {s / 8:g} (an eighth of the "
+                                   f"image), got {self.cls_shift}")
         if not 0 <= self.teacher_forcing <= 1:
             raise LandmarkGANError(f"model.teacher_forcing is a share of the training pairs, from 0 to 1, got {self.teacher_forcing}")
         _choice("task", self.task, TASKS)

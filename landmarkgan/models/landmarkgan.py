@@ -77,8 +77,9 @@ class LandmarkGAN(nn.Module):
         self.ge = expression_generator(config)
         self.de = nn.ModuleList(self._discriminator() for _ in range(count))
         # stage II's expression classifier (StarGAN's auxiliary classifier; trained with De, on the real targets)
-        self.dc = init_weights(AuxiliaryClassifier(config.input_nc, config.num_expressions, config.image_size,
-                                                   config.ndf, config.norm, config.cls_size)) if config.lambda_cls else None
+        self.dc = init_weights(AuxiliaryClassifier(
+            config.input_nc, config.num_expressions, config.image_size, config.ndf, config.norm, config.cls_size,
+            config.cls_shift)) if config.lambda_cls else None
 
     def _discriminator(self) -> NLayerDiscriminator:
         c = self.config
