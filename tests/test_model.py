@@ -17,8 +17,8 @@ from landmarkgan.errors import LandmarkGANError
 from landmarkgan.expressions import EXPRESSIONS
 from landmarkgan.models import LandmarkGAN, ModelConfig, PointDistributionModel
 from landmarkgan.models.generators import Landmarks, soft_crops
-from landmarkgan.models.networks import random_translate
 from landmarkgan.models.losses import change_weighted_loss, reconstruction_loss
+from landmarkgan.models.networks import random_translate
 
 S = 64
 SMALL = dict(image_size=S, ngf=8, ndf=8, pdm_components=6, label_embed_dim=16)
@@ -485,7 +485,8 @@ def test_classifier_reads_a_shrunk_face_when_cls_size_is_set() -> None:
 
 
 def test_random_translate_moves_each_image_by_its_own_offset() -> None:
-    """An offset of whole pixels copies the image that many pixels over (border repeated); up to 0 is no move."""
+    """Each image is resampled (bilinear, border repeated) at its pixel positions plus its own random offset of up
+    to the given pixels in x and y, checked against the sampling computed by hand; an offset of up to 0 is no move."""
     x = torch.arange(2 * 1 * 6 * 8, dtype=torch.float32).reshape(2, 1, 6, 8)
     assert torch.allclose(random_translate(x, 0.0), x, atol=1e-5)
     torch.manual_seed(0)
