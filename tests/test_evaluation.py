@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,8 @@ from landmarkgan.errors import LandmarkGANError
 from landmarkgan.evaluation.evaluate import Evaluation, evaluate
 from landmarkgan.evaluation.expression_classifier import save_classifier, train_on_folder
 from landmarkgan.evaluation.metrics import landmark_l2_distance, psnr, ssim
+from landmarkgan.training.checkpoint import latest_checkpoint, load_checkpoint
+from landmarkgan.training.trainer import Trainer
 
 
 @pytest.fixture(scope="module")
@@ -212,12 +215,17 @@ def test_cli_study_gives_table_ii(model_dir: Path, data: Path, tmp_path: Path, c
     assert "| Real+Syn./Real |" in (tmp_path / "table2.md").read_text()
 
 
+def tiny_benchmark(data: Path, out: Path, *variants: str, steps: int = 3) -> list[str]:
+    """The arguments of a benchmark of tiny variants trained for ``steps`` steps."""
+    return ["benchmark", "--data", str(data), "--out", str(out), "--pairs", "4", "--classifier-steps", "3",
+            "--no-identity", "--no-perceptual", "--variants", *variants, "--set",
+            "model.image_size=32", "model.ngf=8", "model.ndf=8", "model.n_layers_D=2", f"train.max_steps={steps}",
+            "model.identity_loss=false"]
+
+
 def test_cli_benchmark_trains_evaluates_and_reuses_runs(data: Path, tmp_path: Path,
                                                         capsys: pytest.CaptureFixture) -> None:
-    args = ["benchmark", "--data", str(data), "--out", str(tmp_path), "--pairs", "4", "--classifier-steps", "3",
-            "--no-identity", "--no-perceptual", "--variants", "landmarkgan", "pix2pix", "--set",
-            "model.image_size=32", "model.ngf=8", "model.ndf=8", "model.n_layers_D=2", "train.max_steps=3",
-            "model.identity_loss=false"]
+    args = tiny_benchmark(data, tmp_path, "landmarkgan", "pix2pix")
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert printed.count("== training") == 2
@@ -241,3 +249,28 @@ def test_cli_benchmark_trains_evaluates_and_reuses_runs(data: Path, tmp_path: Pa
     assert capsys.readouterr().out.count("== evaluating") == 2
     assert main(["benchmark", "--data", str(data), "--out", str(tmp_path), "--variants", "nope"]) == 2
     assert "unknown benchmark variant" in capsys.readouterr().err
+
+
+def test_a_benchmark_stopped_in_training_scores_nothing_and_continues(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped (SIGTERM, Ctrl-C) while a variant trains, the benchmark exits with 130 and evaluates nothing,
+    rather than put the half-trained variant in its table; run again, it continues that variant's training."""
+    after_step = Trainer._after_step
+
+    def sigterm_at_step_two(self: Trainer, logs: dict, bar: object) -> None:
+        after_step(self, logs, bar)
+        if self.progress.step == 2:
+            self._request_stop(signal.SIGTERM, None)
+
+    monkeypatch.setattr(Trainer, "_after_step", sigterm_at_step_two)
+    args = tiny_benchmark(data, tmp_path, "landmarkgan", steps=4)
+    assert main(args) == 130
+    captured = capsys.readouterr()
+    assert "was stopped while training LandmarkGAN, at step 2 of 4" in captured.err
+    assert "run the same command again" in captured.err
+    assert "== evaluating" not in captured.out and not (tmp_path / "benchmark.md").exists()
+    monkeypatch.undo()
+    assert main(args) == 0
+    assert "== evaluating LandmarkGAN" in capsys.readouterr().out
+    assert load_checkpoint(latest_checkpoint(tmp_path / "runs" / "landmarkgan"))[0].step == 4

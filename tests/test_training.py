@@ -293,8 +293,9 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(data: Path, tmp_path: Pa
         time.sleep(0.2)
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=120)
-    assert process.returncode == 0, output
+    assert process.returncode == 130, output
     assert "stopped early" in output
+    assert f"continue with: landmarkgan train --out {out} --resume" in output
     progress, _, _ = load_checkpoint(latest_checkpoint(out))
     assert 0 < progress.step < 100000
     resumed = Trainer(Config.load(out / "config.yaml").with_overrides([f"train.max_steps={progress.step + 2}"]),

@@ -11,7 +11,7 @@ import importlib
 import sys
 
 from landmarkgan import __version__
-from landmarkgan.errors import LandmarkGANError
+from landmarkgan.errors import LandmarkGANError, TrainingStopped
 
 # Subcommand modules in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except TrainingStopped as e:
+        print(f"landmarkgan {args.command}: {e}", file=sys.stderr)
+        return 130
     except LandmarkGANError as e:
         print(f"landmarkgan {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from landmarkgan.errors import LandmarkGANError
+from landmarkgan.errors import LandmarkGANError, TrainingStopped
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -55,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
     config = config.with_overrides(overrides)
     trainer = Trainer(config, resume=args.resume)
     progress = trainer.train()
+    if trainer.stopped_early:
+        raise TrainingStopped(f"stopped at step {progress.step}, its checkpoint saved; continue with: "
+                              f"landmarkgan train --out {config.train.out} --resume")
     if trainer.dist.is_main:
         print(f"trained {progress.step} steps; run folder: {config.train.out}")
     return 0

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from landmarkgan.data.images import save_image
-from landmarkgan.errors import LandmarkGANError
+from landmarkgan.errors import LandmarkGANError, TrainingStopped
 from landmarkgan.evaluation.evaluate import REFERENCES, Evaluation, by_expression_table, evaluate, markdown_table
 from landmarkgan.inference.sheets import make_sheet
 from landmarkgan.training.checkpoint import latest_checkpoint, load_checkpoint
@@ -105,7 +105,13 @@ def run_benchmark(
         done = latest_checkpoint(run)
         if done is None or load_checkpoint(done)[0].step < config.train.max_steps:
             print(f"== training {name} ({config.train.max_steps} steps) in {run}", flush=True)
-            Trainer(config, resume=done is not None, progress_bar=progress).train()
+            trainer = Trainer(config, resume=done is not None, progress_bar=progress)
+            step = trainer.train().step
+            if trainer.stopped_early:  # evaluating a half-trained variant would put it in the table
+                raise TrainingStopped(
+                    f"the benchmark was stopped while training {name}, at step {step} of {config.train.max_steps} "
+                    f"(checkpoint saved in {run}); run the same command again to continue: finished variants "
+                    "and their evaluations are reused")
         model = load_model(run)
         trained[name] = model.metadata["step"]
         setting = {"step": trained[name], "data": str(data), "pairs": num_pairs, "classifier": classifier_digest,

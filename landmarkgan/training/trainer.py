@@ -344,6 +344,12 @@ class Trainer:
     def _request_stop(self, signum, frame) -> None:  # noqa: ARG002 (signal handler signature)
         self._stop_requested = True
 
+    @property
+    def stopped_early(self) -> bool:
+        """Whether the last :meth:`train` was stopped (Ctrl-C or SIGTERM) before its budget: its checkpoint is
+        saved, and the run continues with ``resume=True``."""
+        return self._stop_requested
+
     def train(self) -> Progress:
         """Train until ``epochs`` (or ``max_steps``) are done; returns where training stopped."""
         tc = self.config.train
