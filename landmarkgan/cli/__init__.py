@@ -13,6 +13,8 @@ import sys
 from landmarkgan import __version__
 from landmarkgan.errors import LandmarkGANError, TrainingStopped
 
+INTERRUPTED = 130  # the shell's exit status for a command stopped by Ctrl-C (128 + SIGINT)
+
 # Subcommand modules in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
     "demo",
@@ -65,13 +67,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except TrainingStopped as e:
         print(f"landmarkgan {args.command}: {e}", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except LandmarkGANError as e:
         print(f"landmarkgan {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"landmarkgan {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
 
 
 if __name__ == "__main__":
