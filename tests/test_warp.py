@@ -198,6 +198,48 @@ def test_refinement_colour_is_drawn_or_a_correction_of_the_warp(residual: bool) 
     assert not torch.allclose(out["warped"], x, atol=1e-2)  # the warp did move the face
 
 
+def test_refinement_head_corrects_the_unet_at_full_resolution() -> None:
+    """refinement_head adds two full-resolution 3x3 convolutions over [U-Net output, warped face]: with its last
+    convolution zeroed the generator is the U-Net alone (same weights, same output); once it is trained, one output
+    pixel depends on the warped face's 5x5 neighbourhood through it, which the half-resolution U-Net cannot
+    single out."""
+    from landmarkgan.models.config import ModelConfig
+    from landmarkgan.models.generators import Landmarks, WarpExpressionGenerator
+
+    plain = ModelConfig(image_size=SIZE, ngf=4, ndf=4, generator="warp", stage2_landmark_image="drawn",
+                        colour_residual=True)
+    torch.manual_seed(0)
+    without = WarpExpressionGenerator(plain).eval()
+    torch.manual_seed(0)
+    with_head = WarpExpressionGenerator(ModelConfig(**{**plain.to_dict(), "refinement_head": 8})).eval()
+    assert [m.kernel_size for m in with_head.head if isinstance(m, torch.nn.Conv2d)] == [(3, 3), (3, 3)]
+    assert with_head.head[0].in_channels == 3 + 4 and with_head.head[-1].out_channels == 4
+    with_head.unet.load_state_dict(without.unet.state_dict())
+    torch.nn.init.zeros_(with_head.head[-1].weight)
+    torch.nn.init.zeros_(with_head.head[-1].bias)
+    x, source = face("neutral", 0)
+    _, target = face("happy", 4)
+    labels = torch.zeros(1, plain.num_labels)
+    with torch.no_grad():
+        a, b = without(x, Landmarks(None, target, source), labels), with_head(x, Landmarks(None, target, source), labels)
+    for key in ("image", "colour", "mask"):
+        assert torch.equal(a[key], b[key])
+
+    torch.nn.init.normal_(with_head.head[-1].weight, std=0.1)
+    head_input = torch.randn(1, 7, SIZE, SIZE, requires_grad=True)
+    with_head.head(head_input)[0, 0, 20, 20].backward()
+    reach = head_input.grad.abs().sum(1)[0] > 0
+    rows, cols = torch.nonzero(reach, as_tuple=True)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (18, 22, 18, 22)
+
+
+def test_a_negative_refinement_head_is_a_clear_error() -> None:
+    from landmarkgan.models.config import ModelConfig
+
+    with pytest.raises(LandmarkGANError, match="model.refinement_head is a number of channels"):
+        ModelConfig(generator="warp", refinement_head=-1)
+
+
 def test_feature_region_is_the_clipped_sum_of_gaussians_around_the_features_and_the_forehead() -> None:
     """All 68 points of both faces at one point c: 2 x 51 Gaussians there (brows, eyes, nose, mouth; no jaw),
     and 2 x 10 each at c moved up by 15 and by 30 px at 256 (the brows moved onto the forehead). Below c at

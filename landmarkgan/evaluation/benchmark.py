@@ -49,6 +49,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                    [*WARP, "model.lambda_cls=1", "model.cls_size=32"]),
     "warp-region": ("warp-and-refine, refinement near the facial features only", [*WARP, "model.refinement_region=features"]),
     "warp-jitter": ("warp-and-refine, stage I trained on jittered pairs", [*WARP, "train.stage1_jitter=0.08"]),
+    "warp-head": ("warp-and-refine with a full-resolution head on the refinement U-Net",
+                  [*WARP, "model.refinement_head=16"]),
 }
 # whose warp the "warp only" reference row shows: the first of these that runs (else the first variant)
 REFERENCE_VARIANTS = ("warp", "landmarkgan")

@@ -90,6 +90,11 @@ class ModelConfig:
         colour_residual: the warp generator's colour image is the warped face corrected by the U-Net's output
             (``tanh(atanh(warped x) + r)``, so an untrained refinement returns the warp) instead of drawn by it
             (``tanh(r)``, the default).
+        refinement_head: channels of a full-resolution head on the warp generator's refinement U-Net (ours; 0 = none,
+            the U-Net alone). The pix2pix U-Net's finest features are at half resolution (its first layer is a
+            stride-2 convolution and its last a stride-2 transposed one), so with a small ngf it cannot draw or erase
+            a one-pixel line exactly; the head is two 3x3 convolutions at full resolution that read the U-Net's output
+            with the warped face and add a correction to it.
         refinement_region: where the warp generator's refinement may paint: the whole "image" (its mask alone
             decides), or only near the facial "features" (its mask times a soft region around the brows, the
             forehead above them, the eyes, nose and mouth of the source and the target; see
@@ -135,6 +140,7 @@ class ModelConfig:
     cls_size: int = 0
     cls_shift: float = 0.0
     colour_residual: bool = False
+    refinement_head: int = 0
     refinement_region: str = "image"
     teacher_forcing: float = 0.0
     task: str = "expression"
@@ -183,6 +189,8 @@ class ModelConfig:
             raise LandmarkGANError(
                 f"model.image_size must be a power of two of at least 32 (the U-Net halves it down to 1x1), got {s}"
             )
+        if self.refinement_head < 0:
+            raise LandmarkGANError(f"model.refinement_head is a number of channels, 0 (none) or more, got {self.refinement_head}")
         for name in ("input_nc", "ngf", "ndf", "n_layers_D", "label_embed_dim", "pdm_components"):
             if getattr(self, name) < 1:
                 raise LandmarkGANError(f"model.{name} must be at least 1, got {getattr(self, name)}")
@@ -234,7 +242,7 @@ class ModelConfig:
         # are built (ngf = ndf = 256 already make a 7 GiB model at 256 x 256; the paper uses 64). The least
         # values are checked above; they are named here so that the message gives the whole range.
         ranges = {"image_size": (32, 1024), "input_nc": (1, 4), "ngf": (1, 256), "ndf": (1, 256), "n_layers_D": (1, 6),
-                  "label_embed_dim": (1, 1024), "num_intensities": (0, 10)}
+                  "label_embed_dim": (1, 1024), "num_intensities": (0, 10), "refinement_head": (0, 256)}
         for name, (low, high) in ranges.items():
             if getattr(self, name) > high:
                 raise LandmarkGANError(f"model.{name} must be between {low} and {high}, got {getattr(self, name)}")

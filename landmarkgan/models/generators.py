@@ -198,7 +198,9 @@ class WarpExpressionGenerator(nn.Module):
        (its dark inside, teeth), eyes that widen, wrinkles that appear or go. c is ``tanh(r)`` with r the
        U-Net's output, or with ``colour_residual`` a correction of the warped face, ``tanh(atanh(warped x) +
        r)``, so that an untrained refinement returns the warp; m is a Sigmoid, with ``refinement_region=
-       "features"`` times a soft region around the facial features (:func:`feature_region`). Such masks fall
+       "features"`` times a soft region around the facial features (:func:`feature_region`). With
+       ``refinement_head`` > 0, two 3x3 convolutions at full resolution read the U-Net's output and the warped
+       face and add a correction to c's and m's pre-activations (the U-Net's finest features are at half resolution). Such masks fall
        to 0 ("keep the warp") early in training, while c is still poor, and stay there; two terms prevent that
        (see ``LandmarkGAN.stage2_generator_loss``): c has a reconstruction loss of its own (``lambda_colour``),
        and the mask learns, per pixel, whether c or the warp is closer to the real target (``lambda_mask``).
@@ -211,6 +213,10 @@ class WarpExpressionGenerator(nn.Module):
         self.input_nc = 3 * c + (config.num_labels if config.labels_to_ge else 0) + ((c + 1) if config.soft_crops else 0)
         self.unet = UnetGenerator(self.input_nc, c + 1, config.num_downs, config.ngf, config.norm, config.dropout,
                                   tanh=False)
+        width = config.refinement_head
+        self.head = nn.Sequential(
+            nn.Conv2d(2 * c + 1, width, kernel_size=3, padding=1), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(width, c + 1, kernel_size=3, padding=1)) if width else None
         init_weights(self)
 
     def forward(self, x: torch.Tensor, landmarks: Landmarks, labels: torch.Tensor) -> dict[str, torch.Tensor | None]:
@@ -226,6 +232,8 @@ class WarpExpressionGenerator(nn.Module):
         if c.soft_crops:
             parts.append(soft_crops(warped, landmarks.points, c.soft_crop_sigma / REFERENCE_SIZE))
         out = self.unet(torch.cat(parts, dim=1))
+        if self.head is not None:
+            out = out + self.head(torch.cat([out, warped], dim=1))
         correction = out[:, : c.input_nc]
         if c.colour_residual:
             correction = correction + _atanh(warped.clamp(-WARP_CLAMP, WARP_CLAMP))
