@@ -189,8 +189,6 @@ class ModelConfig:
             raise LandmarkGANError(
                 f"model.image_size must be a power of two of at least 32 (the U-Net halves it down to 1x1), got {s}"
             )
-        if self.refinement_head < 0:
-            raise LandmarkGANError(f"model.refinement_head is a number of channels, 0 (none) or more, got {self.refinement_head}")
         for name in ("input_nc", "ngf", "ndf", "n_layers_D", "label_embed_dim", "pdm_components"):
             if getattr(self, name) < 1:
                 raise LandmarkGANError(f"model.{name} must be at least 1, got {getattr(self, name)}")
@@ -227,6 +225,8 @@ class ModelConfig:
             raise LandmarkGANError(f"model.expressions must name at least 2 different expressions, got {self.expressions}")
         if self.num_intensities < 0:
             raise LandmarkGANError(f"model.num_intensities must be 0 (off) or the number of levels (4), got {self.num_intensities}")
+        if self.refinement_head < 0:
+            raise LandmarkGANError(f"model.refinement_head is a number of channels, 0 (none) or more, got {self.refinement_head}")
         if not self.soft_crop_sigma > 0:
             raise LandmarkGANError(f"model.soft_crop_sigma must be positive (pixels at 256x256), got {self.soft_crop_sigma}")
         for name in ("lambda1", "lambda2", "lambda3", "lambda_mask", "lambda_colour", "lambda_change", "lambda_cls",

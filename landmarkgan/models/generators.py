@@ -200,10 +200,11 @@ class WarpExpressionGenerator(nn.Module):
        r)``, so that an untrained refinement returns the warp; m is a Sigmoid, with ``refinement_region=
        "features"`` times a soft region around the facial features (:func:`feature_region`). With
        ``refinement_head`` > 0, two 3x3 convolutions at full resolution read the U-Net's output and the warped
-       face and add a correction to c's and m's pre-activations (the U-Net's finest features are at half resolution). Such masks fall
-       to 0 ("keep the warp") early in training, while c is still poor, and stay there; two terms prevent that
-       (see ``LandmarkGAN.stage2_generator_loss``): c has a reconstruction loss of its own (``lambda_colour``),
-       and the mask learns, per pixel, whether c or the warp is closer to the real target (``lambda_mask``).
+       face and add a correction to c's and m's pre-activations (the U-Net's finest features are at half
+       resolution). Such masks fall to 0 ("keep the warp") early in training, while c is still poor, and stay
+       there; two terms prevent that (see ``LandmarkGAN.stage2_generator_loss``): c has a reconstruction loss of
+       its own (``lambda_colour``), and the mask learns, per pixel, whether c or the warp is closer to the real
+       target (``lambda_mask``).
     """
 
     def __init__(self, config: ModelConfig) -> None:
