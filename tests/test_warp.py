@@ -13,6 +13,7 @@ from landmarkgan.data.synthetic import render_face, sample_identity
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.models.pdm import normalise
 from landmarkgan.models.warp import (
+    affine_warp,
     anchored,
     apply_tps,
     border_anchors,
@@ -309,3 +310,14 @@ def test_an_unknown_refinement_region_is_a_clear_error() -> None:
 
     with pytest.raises(LandmarkGANError, match="model.refinement_region must be one of image, features"):
         ModelConfig(generator="warp", refinement_region="face")
+
+
+def test_affine_warp_is_the_identity_and_an_exact_whole_pixel_shift() -> None:
+    image = torch.rand(2, 3, 8, 8)
+    identity = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]).expand(2, 2, 3)
+    assert torch.allclose(affine_warp(image, identity), image, atol=1e-6)
+    shift = identity.clone()
+    shift[:, 0, 2] = 2 * 2 / 8  # output pixel x reads input pixel x + 2; the last two columns repeat the border
+    moved = affine_warp(image, shift)
+    assert torch.allclose(moved[..., :6], image[..., 2:], atol=1e-6)
+    assert torch.allclose(moved[..., 6:], image[..., 7:].expand(-1, -1, -1, 2), atol=1e-6)

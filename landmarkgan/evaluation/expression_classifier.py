@@ -10,7 +10,7 @@ LandmarkGAN's [-1, 1] range at any square size; they are resized to the classifi
 
 "Normal augmentation" (the Real + Normal-aug. row) is random horizontal flip, a small zoom
 (crop-and-resize), translation and rotation, and brightness/contrast jitter, done with
-``F.affine_grid``/``F.grid_sample`` and drawn from a seeded generator.
+one affine resampling (``models.warp.affine_warp``) and drawn from a seeded generator.
 
 A trained classifier is saved as one safetensors file whose header carries the JSON config
 (class names, image size, widths, dropout), so it can be trained once and reused.
@@ -33,6 +33,7 @@ from torch import nn
 from tqdm import tqdm
 
 from landmarkgan.errors import LandmarkGANError
+from landmarkgan.models.warp import affine_warp
 
 DEFAULT_WIDTHS: tuple[int, ...] = (32, 64, 128, 256, 256)
 CONFIG_KEY = "landmarkgan_expression_classifier"
@@ -186,9 +187,7 @@ def normal_augment(
     theta = torch.stack(
         [torch.stack([cos * mirror, -sin, shift[:, 0]], 1), torch.stack([sin * mirror, cos, shift[:, 1]], 1)], 1
     )
-    theta = theta.to(device=images.device, dtype=images.dtype)
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    warped = affine_warp(images, theta)
 
     contrast = contrast.to(images)[:, None, None, None]
     brightness = brightness.to(images)[:, None, None, None]

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from landmarkgan.errors import LandmarkGANError
+from landmarkgan.models.warp import affine_warp
 
 NormLayer = Callable[[int], nn.Module]
 
@@ -183,8 +184,7 @@ def random_translate(x: torch.Tensor, pixels: float) -> torch.Tensor:
     theta[:, 0, 0] = theta[:, 1, 1] = 1
     theta[:, 0, 2] = offset[:, 0] * 2 / w  # affine_grid's coordinates run from -1 to 1 over the image
     theta[:, 1, 2] = offset[:, 1] * 2 / h
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return affine_warp(x, theta)
 
 
 class AuxiliaryClassifier(nn.Module):

@@ -166,6 +166,14 @@ def warp(image: torch.Tensor, source: torch.Tensor, target: torch.Tensor, grid: 
     return F.grid_sample(image, coords.to(image.dtype), mode="bilinear", padding_mode="border", align_corners=False)
 
 
+def affine_warp(image: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """Resample ``image`` (B, C, H, W) through one affine map per image, ``theta`` (B, 2, 3): output point p (in
+    ``affine_grid``'s [-1, 1] frame, ``align_corners=False``) reads the input at ``theta @ (p, 1)``, bilinearly;
+    points outside the image repeat its border."""
+    grid = F.affine_grid(theta.to(image.device, image.dtype), list(image.shape), align_corners=False)
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
 def fold_fraction(coords: torch.Tensor) -> torch.Tensor:
     """Share of each map's pixels (B,) where the backward map folds over (negative Jacobian determinant)."""
     dx = coords[:, :, 1:, :] - coords[:, :, :-1, :]

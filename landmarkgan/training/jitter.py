@@ -6,9 +6,9 @@ training subjects; stage II still trains on the pairs as they are."""
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from landmarkgan.models.pdm import normalise, to_pixels
+from landmarkgan.models.warp import affine_warp
 
 Batch = dict[str, torch.Tensor]
 IMAGES = ("x", "target_landmark_image")
@@ -35,11 +35,10 @@ def similarity_jitter(batch: Batch, amount: float) -> Batch:
     a, t = random_similarities(n, amount)
     inverse = torch.linalg.inv(a)
     theta = torch.cat([inverse, -inverse @ t[:, :, None]], dim=2)  # output pixel -> where to read it
-    grid = F.affine_grid(theta.to(x.device, torch.float32), list(x.shape), align_corners=False)
     out = dict(batch)
     for key in IMAGES:
         if key in batch:
-            out[key] = F.grid_sample(batch[key], grid.to(batch[key].dtype), padding_mode="border", align_corners=False)
+            out[key] = affine_warp(batch[key], theta)
     for key in POINTS:
         if key in batch:
             points = batch[key].to(torch.float64)
