@@ -18,7 +18,7 @@ Our TPS differs from kornia's ``get_tps_transform``/``warp_image_tps`` in two wa
 All points are in the model's normalised frame (the image spans [0, 1], see ``models.pdm.normalise``).
 Everything is differentiable in the image and in both point sets.
 
-``affine_warp`` is the one affine resampling the rest of the package shares (the discriminator's random shift,
+``affine_warp`` is the one affine resampling the rest of the package shares (the auxiliary classifier's random shift,
 stage I's similarity jitter, the expression classifier's augmentation).
 """
 
