@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import signal
@@ -201,6 +202,8 @@ def test_cli_evaluate(model_dir: Path, data: Path, classifier_file: Path, tmp_pa
     assert "expression accuracy" in printed and "comparison.png" in printed
     assert "expression accuracy by asked expression" in printed  # and which expressions the model fails
     assert (tmp_path / "metrics.csv").is_file()
+    digest = hashlib.sha256(classifier_file.read_bytes()).hexdigest()[:16]
+    assert f"scored by the classifier {classifier_file} (SHA-256 {digest}" in (tmp_path / "metrics.md").read_text()
     assert main(["evaluate", "--model", str(model_dir), "--data", str(tmp_path / "none"), "--pairs", "6",
                  "--classifier", str(classifier_file)]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -35,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import hashlib
     from pathlib import Path
 
     from landmarkgan.devices import resolve_device
@@ -45,13 +46,21 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     model = load_model(args.model)
     if args.classifier:
-        classifier = load_classifier(args.classifier, device)
+        classifier_file = Path(args.classifier)
+        classifier = load_classifier(classifier_file, device)
     else:
         classifier = train_on_folder(args.data, model.config.expressions, steps=args.classifier_steps, device=device)
-        save_classifier(classifier, Path(args.out) / "expression_classifier.safetensors")
+        classifier_file = Path(args.out) / "expression_classifier.safetensors"
+        save_classifier(classifier, classifier_file)
     result = evaluate(model, args.data, split=args.split, num_pairs=args.pairs, seed=args.seed,
                       batch_size=args.batch_size, device=device, classifier=classifier,
                       identity=not args.no_identity, perceptual=not args.no_perceptual)
+    if "expression_accuracy" not in result.notes:
+        digest = hashlib.sha256(classifier_file.read_bytes()).hexdigest()[:16]
+        result.notes["expression_accuracy"] = (
+            f"scored by the classifier {classifier_file} (SHA-256 {digest}...); another instance of it, even one "
+            "trained by the same command on another machine, moves these accuracies by a few hundredths: compare "
+            "models under one classifier file (--classifier)")
     out = result.write(args.out, title=str(args.model or "default model"))
     print((out / "metrics.md").read_text())
     pictures = "comparison.png" + (", identity_tsne.png" if result.identity_tsne is not None else "")
