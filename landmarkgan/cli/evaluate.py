@@ -35,12 +35,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import hashlib
     from pathlib import Path
 
     from landmarkgan.devices import resolve_device
     from landmarkgan.evaluation.evaluate import evaluate
-    from landmarkgan.evaluation.expression_classifier import load_classifier, save_classifier, train_on_folder
+    from landmarkgan.evaluation.expression_classifier import (
+        classifier_digest,
+        load_classifier,
+        save_classifier,
+        train_on_folder,
+    )
     from landmarkgan.inference.loading import load_model
 
     device = resolve_device(args.device)
@@ -56,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
                       batch_size=args.batch_size, device=device, classifier=classifier,
                       identity=not args.no_identity, perceptual=not args.no_perceptual)
     if "expression_accuracy" not in result.notes:
-        digest = hashlib.sha256(classifier_file.read_bytes()).hexdigest()[:16]
+        digest = classifier_digest(classifier_file)[:16]
         result.notes["expression_accuracy"] = (
             f"scored by the classifier {classifier_file} (SHA-256 {digest}...); another instance of it, even one "
             "trained by the same command on another machine, moves these accuracies by a few hundredths: compare "

@@ -8,7 +8,6 @@ where it stopped.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -74,7 +73,12 @@ def run_benchmark(
     ``benchmark.png`` into ``out``. ``base.train.data`` is the data folder, ``base.train.max_steps`` the budget,
     ``base.model.task`` the task. The expression classifier is read from ``classifier_file`` (default
     ``out/expression_classifier.safetensors``), or trained and saved there when it does not exist."""
-    from landmarkgan.evaluation.expression_classifier import load_classifier, save_classifier, train_on_folder
+    from landmarkgan.evaluation.expression_classifier import (
+        classifier_digest,
+        load_classifier,
+        save_classifier,
+        train_on_folder,
+    )
     from landmarkgan.inference.loading import load_model
     from landmarkgan.devices import resolve_device
     from landmarkgan.training.trainer import Trainer
@@ -96,7 +100,7 @@ def run_benchmark(
                                      progress=progress)
         save_classifier(classifier, classifier_file)
 
-    classifier_digest = hashlib.sha256(classifier_file.read_bytes()).hexdigest()
+    digest = classifier_digest(classifier_file)
     reference = next((k for k in REFERENCE_VARIANTS if k in keys), keys[0])
     results: dict[str, Evaluation] = {}
     trained: dict[str, int] = {}  # steps each evaluated model had (a reused run may have more than max_steps)
@@ -116,7 +120,7 @@ def run_benchmark(
                     "and their evaluations are reused")
         model = load_model(run)
         trained[name] = model.metadata["step"]
-        setting = {"step": trained[name], "data": str(data), "pairs": num_pairs, "classifier": classifier_digest,
+        setting = {"step": trained[name], "data": str(data), "pairs": num_pairs, "classifier": digest,
                    "identity": identity, "perceptual": perceptual, "references": key == reference}
         folder = run / "evaluation"
         saved = saved_evaluation(folder, setting)

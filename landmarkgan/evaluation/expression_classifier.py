@@ -18,6 +18,7 @@ A trained classifier is saved as one safetensors file whose header carries the J
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -327,6 +328,11 @@ def load_classifier(path: str | os.PathLike[str], device: str | torch.device = "
             f"{path} has a broken expression classifier config or weights ({error}); train and save it again"
         ) from None
     return model.to(device).eval()
+
+
+def classifier_digest(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 (hex) of a saved classifier file: what names the classifier an accuracy was scored with."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 # ---------------------------------------------------------------- data folders
