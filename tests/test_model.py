@@ -19,6 +19,8 @@ from landmarkgan.models import LandmarkGAN, ModelConfig, PointDistributionModel
 from landmarkgan.models.generators import Landmarks, soft_crops
 from landmarkgan.models.losses import change_weighted_loss, reconstruction_loss
 from landmarkgan.models.networks import random_translate
+from landmarkgan.models.pdm import normalise
+from landmarkgan.models.warp import mouth_crop
 
 S = 64
 SMALL = dict(image_size=S, ngf=8, ndf=8, pdm_components=6, label_embed_dim=16)
@@ -463,6 +465,40 @@ def test_expression_classification_loss_trains_dc_on_real_and_ge_on_fake() -> No
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.ge.parameters())
     with pytest.raises(LandmarkGANError, match="auxiliary classifier takes"):
         model.dc(torch.zeros(1, 1, S, S))
+
+
+def test_mouth_classification_loss_reads_the_target_mouth_of_y_and_y_hat(tmp_path) -> None:
+    """lambda_mouth_cls adds the mouth classifier Dm: De's step adds lambda_mouth_cls * CE(Dm(mouth of y), le) and
+    trains Dm with De (and Dc); Ge's adds lambda_mouth_cls * CE(Dm(mouth of y_hat), le), both mouths cut at y's
+    landmarks; the gradient reaches Ge; translation does not need Dm (a generators-only save leaves it out)."""
+    assert make_model().dm is None
+    model = make_model(generator="warp", stage2_landmark_image="drawn", lambda_cls=1.0, lambda_mouth_cls=3.0,
+                       mouth_cls_size=16, identity_loss=False).eval()
+    critics = {id(p) for p in model.stage2_critics.parameters()}
+    for net in (model.de, model.dc, model.dm):
+        assert {id(p) for p in net.parameters()} <= critics
+    batch = make_batch()
+    x, y, le = batch["x"], batch["y"], batch["target_label"]
+    mouths = lambda image: mouth_crop(image, normalise(batch["target_landmarks"], S), 16)  # noqa: E731
+    assert mouths(y).shape == (2, 3, 16, 16)
+    total, parts = model.stage2_discriminator_loss(batch)
+    expected = F.cross_entropy(model.dm(mouths(y)), le)
+    assert parts["mouth_classification"].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert total.item() == pytest.approx((0.5 * (parts["real"] + parts["fake"]) + parts["classification"]
+                                          + 3.0 * expected).item(), rel=1e-5)
+    total, parts = model.stage2_generator_loss(batch)
+    y_hat = model.stage2_forward(batch)["image"]
+    assert parts["mouth_classification"].item() == pytest.approx(
+        F.cross_entropy(model.dm(mouths(y_hat)), le).item(), rel=1e-5)
+    model.zero_grad(set_to_none=True)
+    F.cross_entropy(model.dm(mouths(model.stage2_forward(batch)["image"])), le).backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.ge.parameters())
+    assert not any(k.startswith("dm.") for k in load_file(
+        model.save_pretrained(tmp_path / "generators", discriminators=False) / "model.safetensors"))
+    assert torch.equal(LandmarkGAN.from_pretrained(tmp_path / "generators").translate(x, le)["image"],
+                       model.translate(x, le)["image"])
+    with pytest.raises(LandmarkGANError, match="mouth_cls_size must be a power of two"):
+        make_model(lambda_mouth_cls=1.0, mouth_cls_size=24)
 
 
 def test_classifier_reads_a_shrunk_face_when_cls_size_is_set() -> None:

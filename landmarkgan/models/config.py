@@ -84,6 +84,13 @@ class ModelConfig:
         cls_size: the size Dc reads faces at: 0 = image_size; smaller (a power of two, 8 or more) = shrunk to
             cls_size x cls_size by averaging first, a low-pass filter, so Ge cannot please Dc with patterns finer
             than that (stripes, specks) and must change the face's shape and shading instead (ours).
+        lambda_mouth_cls: weight of the mouth classification loss (ours): a second classifier Dm, built like Dc, reads
+            only the square around the mouth (``warp.mouth_crop`` at the target's true landmarks, its side 1.6 times
+            the mouth's width) at mouth_cls_size x mouth_cls_size, about the image's own resolution there; trained in
+            De's step on the real targets' mouths (cross-entropy), it pushes Ge to draw the asked expression's mouth
+            (an open laughing mouth, teeth, the lips' shape) in full detail where Dc may read the face coarsely
+            (cls_size). 0 = off (no Dm).
+        mouth_cls_size: the size Dm reads the mouth square at: a power of two from 8 to image_size.
         cls_shift: in training, Dc reads every face (real or generated) moved by a random sub-pixel offset of up
             to this many pixels in x and y, so Ge cannot please it with a pattern tied to exact pixel positions;
             0 = off (ours).
@@ -139,6 +146,8 @@ class ModelConfig:
     lambda_cls: float = 0.0
     cls_size: int = 0
     cls_shift: float = 0.0
+    lambda_mouth_cls: float = 0.0
+    mouth_cls_size: int = 32
     colour_residual: bool = False
     refinement_head: int = 0
     refinement_region: str = "image"
@@ -210,6 +219,9 @@ class ModelConfig:
             raise LandmarkGANError(
                 f"model.cls_size must be 0 (the classifier reads the whole {s}x{s} face) or a power of two from 8 to "
                 f"{s}, got {read}")
+        read = self.mouth_cls_size
+        if read < 8 or read & (read - 1) or read > s:
+            raise LandmarkGANError(f"model.mouth_cls_size must be a power of two from 8 to {s}, got {read}")
         if not 0 <= self.cls_shift <= s / 8:
             raise LandmarkGANError(f"model.cls_shift is a distance in pixels from 0 to {s / 8:g} (an eighth of the "
                                    f"image), got {self.cls_shift}")
@@ -230,7 +242,7 @@ class ModelConfig:
         if not self.soft_crop_sigma > 0:
             raise LandmarkGANError(f"model.soft_crop_sigma must be positive (pixels at 256x256), got {self.soft_crop_sigma}")
         for name in ("lambda1", "lambda2", "lambda3", "lambda_mask", "lambda_colour", "lambda_change", "lambda_cls",
-                     "warp_regularisation"):
+                     "lambda_mouth_cls", "warp_regularisation"):
             check_finite(getattr(self, name), f"model.{name}")
         max_modes = 2 * NUM_LANDMARKS - 4
         if self.pdm_components > max_modes:
