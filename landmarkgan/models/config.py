@@ -92,8 +92,8 @@ class ModelConfig:
             (cls_size). 0 = off (no Dm).
         mouth_cls_size: the size Dm reads the mouth square at: a power of two from 8 to image_size.
         cls_shift: in training, Dc reads every face (real or generated) moved by a random sub-pixel offset of up
-            to this many pixels in x and y, so Ge cannot please it with a pattern tied to exact pixel positions;
-            0 = off (ours).
+            to this many pixels in x and y, so Ge cannot please it with a pattern tied to exact pixel positions
+            (Dm, the mouth classifier, reads its crops shifted the same way); 0 = off (ours).
         colour_residual: the warp generator's colour image is the warped face corrected by the U-Net's output
             (``tanh(atanh(warped x) + r)``, so an untrained refinement returns the warp) instead of drawn by it
             (``tanh(r)``, the default).
