@@ -486,7 +486,7 @@ def test_mouth_classification_loss_reads_the_target_mouth_of_y_and_y_hat(tmp_pat
     assert parts["mouth_classification"].item() == pytest.approx(expected.item(), rel=1e-5)
     assert total.item() == pytest.approx((0.5 * (parts["real"] + parts["fake"]) + parts["classification"]
                                           + 3.0 * expected).item(), rel=1e-5)
-    total, parts = model.stage2_generator_loss(batch)
+    _, parts = model.stage2_generator_loss(batch)
     y_hat = model.stage2_forward(batch)["image"]
     assert parts["mouth_classification"].item() == pytest.approx(
         F.cross_entropy(model.dm(mouths(y_hat)), le).item(), rel=1e-5)

@@ -33,6 +33,7 @@ from landmarkgan.errors import LandmarkGANError
 
 JAW = slice(0, 17)
 BROWS = slice(17, 27)
+MOUTH = slice(48, 68)  # the iBUG-68 outer and inner lips
 BORDER_ANCHORS_PER_SIDE = 8  # border segments per side: 4 x 8 = 32 border points
 HEAD_ANCHORS = 20  # points on the ellipse around the head
 
@@ -176,9 +177,6 @@ def affine_warp(image: torch.Tensor, theta: torch.Tensor, size: int | None = Non
     shape = list(image.shape) if size is None else [*image.shape[:2], size, size]
     grid = F.affine_grid(theta.to(image.device, image.dtype), shape, align_corners=False)
     return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
-
-
-MOUTH = slice(48, 68)  # the iBUG-68 outer and inner lips
 
 
 def mouth_crop(image: torch.Tensor, points: torch.Tensor, size: int, scale: float = 1.6) -> torch.Tensor:
