@@ -209,6 +209,16 @@ def test_cli_evaluate(model_dir: Path, data: Path, classifier_file: Path, tmp_pa
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_cli_evaluate_trains_its_classifier_with_the_seed_asked(model_dir: Path, data: Path, tmp_path: Path) -> None:
+    def trained(seed: int, out: str) -> bytes:
+        assert main(["evaluate", "--model", str(model_dir), "--data", str(data), "--out", str(tmp_path / out),
+                     "--pairs", "4", "--classifier-steps", "3", "--classifier-seed", str(seed), "--no-identity",
+                     "--no-perceptual"]) == 0
+        return (tmp_path / out / "expression_classifier.safetensors").read_bytes()
+
+    assert trained(1, "a") == trained(1, "b") != trained(2, "c")
+
+
 def test_cli_study_gives_table_ii(model_dir: Path, data: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["study", "--model", str(model_dir), "--data", str(data), "--out", str(tmp_path), "--epochs", "1",
                  "--size", "32"]) == 0
