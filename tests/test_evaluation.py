@@ -194,6 +194,26 @@ def test_baselines_are_evaluated_by_the_same_harness(data: Path) -> None:
     assert result.metrics["landmark_l2_model"] < 1e-3  # it is given the true landmarks
 
 
+def test_evaluate_scores_the_refinement_strength_asked(data: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    """refinement 0 scores the warp alone: the model's row equals the warp-only reference; the CLI names the strength
+    in the table and refuses it for the paper's generator before any work."""
+    model = tiny_model(generator="warp", stage2_landmark_image="drawn").eval()
+    none = evaluate(model, data, num_pairs=6, identity=False, perceptual=False, progress=False, refinement=0)
+    own = evaluate(model, data, num_pairs=6, identity=False, perceptual=False, progress=False)
+    assert none.metrics["psnr"] == pytest.approx(none.references["warp"]["psnr"])
+    assert abs(own.metrics["psnr"] - none.metrics["psnr"]) > 0.01  # the untrained refinement does change the faces
+    assert none.references["warp"]["psnr"] == pytest.approx(own.references["warp"]["psnr"])
+    folder = model.save_pretrained(tmp_path / "warp")
+    assert main(["evaluate", "--model", str(folder), "--data", str(data), "--out", str(tmp_path / "e"), "--pairs",
+                 "4", "--classifier-steps", "3", "--no-identity", "--no-perceptual", "--refinement", "0.5"]) == 0
+    assert f"| {folder}, refinement 0.5 |" in (tmp_path / "e" / "metrics.md").read_text()
+    assert main(["evaluate", "--data", str(data), "--out", str(tmp_path / "p"), "--model",
+                 str(tiny_model().save_pretrained(tmp_path / "paper")), "--refinement", "0.5"]) == 2
+    assert "needs the warp generator" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()
+
+
 def test_cli_evaluate(model_dir: Path, data: Path, classifier_file: Path, tmp_path: Path,
                       capsys: pytest.CaptureFixture) -> None:
     assert main(["evaluate", "--model", str(model_dir), "--data", str(data), "--out", str(tmp_path), "--pairs", "6",

@@ -201,6 +201,36 @@ def test_cli_translate_errors(model_dir: Path, tmp_path: Path, capsys: pytest.Ca
         assert message in capsys.readouterr().err
 
 
+def test_refinement_strength_in_the_pipeline_and_translate(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A warp-generator model's pipeline blends in the asked part of its refinement: 0 is the warp alone, 0.5 half way
+    (to a grey level of rounding); ``translate --refinement`` writes the same face, and a bad strength is refused."""
+    folder = tiny_model(generator="warp", stage2_landmark_image="drawn").save_pretrained(tmp_path / "warp")
+    pipe = LandmarkGANPipeline.from_pretrained(folder, device="cpu")
+    face, _ = render_face(sample_identity(np.random.default_rng(3)), "neutral", 0, SIZE)
+    own, none, half = (p(face, "surprise", 4, align=False).image.astype(int)
+                       for p in (pipe, pipe.with_refinement(0), pipe.with_refinement(0.5)))
+    assert pipe.refinement == 1.0 and pipe.with_refinement(0).model is pipe.model
+    assert np.abs(own - none).mean() > 1  # the untrained refinement changes the warp
+    assert np.abs(half - (own + none) / 2).max() <= 1
+    path = save_image(face, tmp_path / "face.png")
+    assert main(["translate", str(path), "-e", "surprise", "--no-align", "--refinement", "0.5", "-o",
+                 str(tmp_path / "out"), "--model", str(folder)]) == 0
+    assert np.array_equal(load_image(tmp_path / "out" / "face_surprise4.png"), half)
+    with pytest.raises(LandmarkGANError, match="a number from 0"):
+        pipe.with_refinement(2)
+    assert main(["translate", str(path), "-e", "happy", "--refinement", "nan", "--model", str(folder)]) == 2
+    assert "refinement strength is a number from 0" in capsys.readouterr().err
+
+
+def test_refinement_below_one_is_refused_for_the_papers_generator(model_dir: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(LandmarkGANError, match="needs the warp generator"):
+        LandmarkGANPipeline.from_pretrained(model_dir, device="cpu", refinement=0.5)
+    photo = save_image(ASTRONAUT, tmp_path / "a.png")
+    assert main(["translate", str(photo), "-e", "happy", "--refinement", "0", "--model", str(model_dir)]) == 2
+    assert "needs the warp generator" in capsys.readouterr().err
+
+
 def test_augment_writes_every_other_label_as_a_data_set(model_dir: Path, tmp_path: Path,
                                                         capsys: pytest.CaptureFixture) -> None:
     from landmarkgan.data.manifest import read_manifest

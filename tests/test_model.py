@@ -559,3 +559,41 @@ def test_classifier_reads_randomly_shifted_faces_in_training_only_when_cls_shift
     for bad in (-1.0, S / 4):
         with pytest.raises(LandmarkGANError, match="cls_shift is a distance in pixels"):
             make_model(lambda_cls=1.0, cls_shift=bad)
+
+
+def test_refinement_strength_scales_the_warp_generators_blending_mask() -> None:
+    """refinement 1 is the model's own output, 0 the warp alone, 0.5 half way between them (the mask halved);
+    the true-landmarks row of the evaluation follows the same strength."""
+    model = make_model(generator="warp", stage2_landmark_image="drawn").eval()
+    batch = make_batch()
+    batch["source_landmarks"] = batch["target_landmarks"].flip(0)
+    le, li = batch["target_label"], batch["target_intensity"]
+    with torch.no_grad():
+        own = model.translate(batch["x"], le, li)
+        assert torch.equal(model.translate(batch["x"], le, li, refinement=1.0)["image"], own["image"])
+        assert torch.equal(model.translate(batch["x"], le, li, refinement=0)["image"], own["warped"])
+        half = model.translate(batch["x"], le, li, refinement=0.5)["image"]
+        assert not torch.allclose(own["image"], own["warped"], atol=1e-3)  # the untrained refinement does change it
+        torch.testing.assert_close(half, (own["image"] + own["warped"]) / 2, atol=1e-6, rtol=0)
+        true_own = model.stage2_on_true_landmarks(batch)
+        true_none = model.stage2_on_true_landmarks(batch, refinement=0.0)
+        assert not torch.allclose(true_own, true_none, atol=1e-3)
+        torch.testing.assert_close(model.stage2_on_true_landmarks(batch, refinement=0.25),
+                                   0.75 * true_none + 0.25 * true_own, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("strength", [-0.1, 1.01, float("nan"), float("inf"), True, "0.5", None])
+def test_refinement_strength_out_of_range_is_refused(strength: object) -> None:
+    model = make_model(generator="warp", stage2_landmark_image="drawn").eval()
+    batch = make_batch()
+    with pytest.raises(LandmarkGANError, match="refinement strength is a number from 0"):
+        model.translate(batch["x"], batch["target_label"], batch["target_intensity"], refinement=strength)
+
+
+def test_refinement_strength_below_one_needs_the_warp_generator() -> None:
+    model = make_model().eval()  # the paper's U-Net stage II
+    batch = make_batch()
+    with torch.no_grad():
+        model.translate(batch["x"], batch["target_label"], batch["target_intensity"], refinement=1)
+        with pytest.raises(LandmarkGANError, match="needs the warp generator"):
+            model.translate(batch["x"], batch["target_label"], batch["target_intensity"], refinement=0.5)

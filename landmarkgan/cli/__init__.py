@@ -38,6 +38,14 @@ def add_model_arguments(parser: argparse.ArgumentParser, device: bool = True) ->
         parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
 
 
+def add_refinement_argument(parser: argparse.ArgumentParser) -> None:
+    """``--refinement``: how much of the warp generator's learned refinement goes into its outputs."""
+    parser.add_argument("--refinement", type=float, default=1.0, metavar="S",
+                        help="warp-generator models: how much of the learned refinement to blend in, from 0 (the "
+                        "warp alone) to 1 (the model as trained; default). On real photos 0.5 tones down the "
+                        "streaks a refinement trained on synthetic faces can paint")
+
+
 def add_detector_argument(parser: argparse.ArgumentParser) -> None:
     """``--detector``: dlib's face detector for the commands that align photos."""
     parser.add_argument("--detector", choices=("hog", "cnn", "auto"), default="auto",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from landmarkgan.cli import add_model_arguments
+from landmarkgan.cli import add_model_arguments, add_refinement_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("out", metavar="OUT", help="data folder to write")
     p.add_argument("--split", choices=("train", "test", "all"), default="train", help="which images (default train)")
     add_model_arguments(p)
+    add_refinement_argument(p)
     p.add_argument("--batch-size", type=int, default=32, help="faces per forward pass (default 32)")
     p.set_defaults(func=run)
 
@@ -27,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from landmarkgan.inference.augment import augment_dataset
     from landmarkgan.inference.pipeline import LandmarkGANPipeline
 
-    pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device, task="expression")
+    pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device, task="expression",
+                                               refinement=args.refinement)
     samples = augment_dataset(pipe, args.data, args.out, split=args.split, batch_size=args.batch_size)
     print(f"generated {len(samples)} faces from {len({s.extra['source'] for s in samples})} images of {args.data} "
           f"into {args.out}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from landmarkgan.cli import add_model_arguments
+from landmarkgan.cli import add_model_arguments, add_refinement_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "($LANDMARKGAN_WEIGHTS); a metric that cannot be computed is reported with the file to supply.",
     )
     add_model_arguments(p)
+    add_refinement_argument(p)
     p.add_argument("--data", required=True, help="data folder with manifest.jsonl")
     p.add_argument("--out", default="outputs/evaluate", help="output folder (default outputs/evaluate)")
     p.add_argument("--split", default="test", choices=("test", "train"), help="which pairs (default test)")
@@ -49,9 +50,11 @@ def run(args: argparse.Namespace) -> int:
         train_on_folder,
     )
     from landmarkgan.inference.loading import load_model
+    from landmarkgan.models.generators import check_refinement
 
     device = resolve_device(args.device)
     model = load_model(args.model)
+    check_refinement(model.config, args.refinement)  # a bad strength fails before the classifier trains
     if args.classifier:
         classifier_file = Path(args.classifier)
         classifier = load_classifier(classifier_file, device)
@@ -62,14 +65,15 @@ def run(args: argparse.Namespace) -> int:
         save_classifier(classifier, classifier_file)
     result = evaluate(model, args.data, split=args.split, num_pairs=args.pairs, seed=args.seed,
                       batch_size=args.batch_size, device=device, classifier=classifier,
-                      identity=not args.no_identity, perceptual=not args.no_perceptual)
+                      identity=not args.no_identity, perceptual=not args.no_perceptual, refinement=args.refinement)
     if "expression_accuracy" not in result.notes:
         digest = classifier_digest(classifier_file)[:16]
         result.notes["expression_accuracy"] = (
             f"scored by the classifier {classifier_file} (SHA-256 {digest}...); another instance of it, even one "
             "trained by the same command on another machine, moves these accuracies by a few hundredths: compare "
             "models under one classifier file (--classifier)")
-    out = result.write(args.out, title=str(args.model or "default model"))
+    title = str(args.model or "default model") + (f", refinement {args.refinement:g}" if args.refinement != 1 else "")
+    out = result.write(args.out, title=title)
     print((out / "metrics.md").read_text())
     pictures = "comparison.png" + (", identity_tsne.png" if result.identity_tsne is not None else "")
     print(f"written to {out}: metrics.md, metrics.csv, metrics.json, pairs.csv, {pictures}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from landmarkgan.cli import add_detector_argument, add_model_arguments
+from landmarkgan.cli import add_detector_argument, add_model_arguments, add_refinement_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,6 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     add_model_arguments(p)
     add_detector_argument(p)
+    add_refinement_argument(p)
     p.set_defaults(func=run)
 
 
@@ -27,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from landmarkgan.inference.pipeline import LandmarkGANPipeline
 
     app = create_app(LandmarkGANPipeline.from_pretrained(args.model, device=args.device, detector=args.detector,
-                                                         task="expression"))
+                                                         task="expression", refinement=args.refinement))
     print(f"LandmarkGAN page: http://{args.host}:{args.port}/  (Ctrl-C stops it)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

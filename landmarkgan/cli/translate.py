@@ -8,7 +8,7 @@ import os
 import json
 from pathlib import Path
 
-from landmarkgan.cli import add_detector_argument, add_model_arguments
+from landmarkgan.cli import add_detector_argument, add_model_arguments, add_refinement_argument
 from landmarkgan.data.degradations import TASKS
 from landmarkgan.errors import LandmarkGANError
 
@@ -40,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", default="outputs/translate", help="output folder (default outputs/translate)")
     add_model_arguments(p)
     add_detector_argument(p)
+    add_refinement_argument(p)
     p.add_argument("--no-align", action="store_true",
                    help="inputs already are aligned square face crops (prepared or synthetic data set images)")
     p.set_defaults(func=run)
@@ -93,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         raise LandmarkGANError(f"--all makes every expression; a {args.task} model restores each face once")
     if not restoring and (args.mask or args.degrade):
         raise LandmarkGANError("--mask and --degrade go with --task colorize, inpaint or sketch")
-    pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device, detector=args.detector, task=args.task)
+    pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device, detector=args.detector, task=args.task,
+                                               refinement=args.refinement)
     if args.expression or restoring:
         pipe.check_label(args.expression or "neutral", args.intensity)  # a bad label fails before any work
     elif args.intensity is not None:

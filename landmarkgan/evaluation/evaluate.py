@@ -203,6 +203,7 @@ def evaluate(
     perceptual: bool = True,
     references: bool = True,
     progress: bool = True,
+    refinement: float = 1.0,
 ) -> Evaluation:
     """Evaluate ``model`` on ``split`` pairs of ``data`` (all of them, or a seeded sample of ``num_pairs``).
 
@@ -212,6 +213,7 @@ def evaluate(
     ``references`` also scores the do-nothing references of :data:`REFERENCES` on the same pairs ("copy the
     input" only, for a restoration task) and, for a model with a stage I, its stage II on the true landmarks
     (without the perceptual metrics): the gap between that row and the model's is what stage I's errors cost.
+    ``refinement`` scores the warp generator with its refinement scaled (see ``LandmarkGAN.translate``).
     """
     device = torch.device(device)
     model = model.to(device).eval()
@@ -226,7 +228,7 @@ def evaluate(
     loader = DataLoader(dataset, batch_size=batch_size, generator=torch.Generator())
     for batch in tqdm(loader, desc="translating test pairs", unit="batch", disable=not progress):
         batch = {k: v.to(device) for k, v in batch.items()}
-        out = model.translate_batch(batch)
+        out = model.translate_batch(batch, refinement)
         n = len(batch["x"])
         generated += list(to_uint8(out["image"]))
         sources += list(to_uint8(batch["x"]))
@@ -234,7 +236,7 @@ def evaluate(
         if warp_reference:
             warped += list(to_uint8(out["warped"] if out["warped"] is not None else warp_only(model, batch, out)))
         if true_reference:
-            on_true_landmarks += list(to_uint8(model.stage2_on_true_landmarks(batch)))
+            on_true_landmarks += list(to_uint8(model.stage2_on_true_landmarks(batch, refinement)))
         landmark_images += list(to_uint8(out["landmark_image"])) if out["landmark_image"] is not None else [None] * n
         predicted += list(out["landmarks"].float().cpu().numpy()) if out["landmarks"] is not None else [None] * n
         truth += list(batch["target_landmarks"].cpu().numpy())

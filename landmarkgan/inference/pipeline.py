@@ -41,6 +41,7 @@ from landmarkgan.expressions import canonical_expression
 from landmarkgan.landmarks.align import align_face, warp_image
 from landmarkgan.landmarks.detector import DETECTORS
 from landmarkgan.landmarks.drawing import draw_landmarks
+from landmarkgan.models.generators import check_refinement
 from landmarkgan.models.landmarkgan import LandmarkGAN
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
@@ -108,13 +109,20 @@ class LandmarkGANPipeline:
             aligning; or a face detector object with ``detect_one(image, what)``.
         task: the task the caller means ("expression", "colorize", "inpaint", "sketch"); a model trained for
             another one is refused. None takes the model's own (see :attr:`task`).
+        refinement: for the warp generator, how much of its learned refinement goes into the output: 1 (default)
+            the model as trained, 0 the warp alone, in between a part of the refinement's change (its blending
+            mask scaled). On real photos the refinement, trained on the synthetic set, can paint streaks that a
+            lower strength tones down (docs/default_model.md, "On a photo").
     """
 
     def __init__(self, model: LandmarkGAN, device: str | torch.device = "auto",
-                 detector: str | object = DEFAULT_DETECTOR, task: str | None = None) -> None:
+                 detector: str | object = DEFAULT_DETECTOR, task: str | None = None,
+                 refinement: float = 1.0) -> None:
         from landmarkgan.inference.loading import check_task
 
         check_task(model, task)
+        check_refinement(model.config, refinement)
+        self.refinement = refinement
         self.device = resolve_device(device)
         if not model.config.has_stage1:
             raise LandmarkGANError(
@@ -127,17 +135,25 @@ class LandmarkGANPipeline:
     # -- loading and saving -------------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto",
-                        detector: str | object = DEFAULT_DETECTOR, task: str | None = None) -> "LandmarkGANPipeline":
+                        detector: str | object = DEFAULT_DETECTOR, task: str | None = None,
+                        refinement: float = 1.0) -> "LandmarkGANPipeline":
         """The pipeline of a model folder, a training run or checkpoint, or (None) the built-in default model
         (refused when it was trained for another ``task`` than the one given)."""
         from landmarkgan.inference.loading import load_model
 
-        return cls(load_model(path), device=device, detector=detector, task=task)
+        return cls(load_model(path), device=device, detector=detector, task=task, refinement=refinement)
 
     def with_detector(self, detector: str | object) -> "LandmarkGANPipeline":
         """This pipeline, sharing its model, finding faces with another detector ("hog", "cnn" or "auto")."""
         other = copy.copy(self)
         other._detector = _checked_detector(detector)
+        return other
+
+    def with_refinement(self, refinement: float) -> "LandmarkGANPipeline":
+        """This pipeline, sharing its model, blending in ``refinement`` (0..1) of the warp generator's refinement."""
+        check_refinement(self.model.config, refinement)
+        other = copy.copy(self)
+        other.refinement = refinement
         return other
 
     def save_pretrained(self, folder: str | os.PathLike, **kwargs) -> Path:
@@ -261,7 +277,7 @@ class LandmarkGANPipeline:
         li = torch.tensor([i for _, i in checked], device=self.device)
         given = None if source_landmarks is None else torch.as_tensor(
             np.asarray(source_landmarks, dtype=np.float32), device=self.device)
-        out = self.model.translate(x, le, li, source_landmarks=given)
+        out = self.model.translate(x, le, li, source_landmarks=given, refinement=self.refinement)
         images, landmark_images = to_uint8(out["image"]), to_uint8(out["landmark_image"])
         points = out["landmarks"].float().cpu().numpy()
         return [Translation(e, i, images[k], points[k], landmark_images[k], np.asarray(faces[k]))

@@ -4,12 +4,14 @@ plus the label encoding and soft-crop features they use."""
 
 from __future__ import annotations
 
+import numbers
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from landmarkgan.errors import LandmarkGANError
 from landmarkgan.landmarks.encoding import landmark_radius, soft_landmark_image
 from landmarkgan.models.config import REFERENCE_SIZE, ModelConfig
 from landmarkgan.models.networks import UnetGenerator, init_weights
@@ -245,6 +247,23 @@ class WarpExpressionGenerator(nn.Module):
             mask = mask * feature_region(landmarks.source_points, landmarks.points, x.shape[-1]).to(mask.dtype)
         return {"image": mask * colour + (1 - mask) * warped, "landmark_image": landmark_image, "warped": warped,
                 "mask": mask, "colour": colour, "mask_logits": logits}
+
+
+def check_refinement(config: ModelConfig, refinement: float) -> None:
+    """Refuse a refinement strength that is not a number in [0, 1], or one below 1 for a model without a refinement."""
+    if isinstance(refinement, bool) or not isinstance(refinement, numbers.Real) or not 0 <= refinement <= 1:
+        raise LandmarkGANError(f"the refinement strength is a number from 0 (the warp alone) to 1 (the model as "
+                               f"trained), got {refinement!r}")
+    if refinement != 1 and config.generator != "warp":
+        raise LandmarkGANError(f"a refinement strength below 1 needs the warp generator (model.generator=warp); this "
+                               f"model's stage II is the {config.generator!r} one, which has no refinement to scale")
+
+
+def blend_refinement(out: dict[str, torch.Tensor | None], refinement: float) -> torch.Tensor:
+    """The warp generator's output with its blending mask scaled by ``refinement``:
+    ``warped + refinement * mask * (colour - warped)``; 1 gives its own output, 0 the warp alone."""
+    warped, mask, colour = out["warped"], out["mask"], out["colour"]
+    return warped + (refinement * mask) * (colour - warped)
 
 
 def stage2_landmark_image(config: ModelConfig, colours: torch.Tensor, landmarks: Landmarks) -> torch.Tensor:

@@ -36,7 +36,14 @@ from torch import nn
 
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.models.config import NUM_LANDMARKS, REFERENCE_SIZE, ModelConfig
-from landmarkgan.models.generators import Landmarks, LandmarkGenerator, expression_generator, label_vector
+from landmarkgan.models.generators import (
+    Landmarks,
+    LandmarkGenerator,
+    blend_refinement,
+    check_refinement,
+    expression_generator,
+    label_vector,
+)
 from landmarkgan.models.losses import (
     change_weighted_loss,
     classification_loss,
@@ -178,6 +185,7 @@ class LandmarkGAN(nn.Module):
         target_landmark_image: torch.Tensor | None = None,
         target_landmarks: torch.Tensor | None = None,
         source_landmarks: torch.Tensor | None = None,
+        refinement: float = 1.0,
     ) -> dict[str, torch.Tensor | None]:
         """Both stages: x (B, C, S, S) in [-1, 1], target expression indices le (B,) [and intensities
         li (B,), 0..num_intensities] -> {"landmark_image", "landmarks" (pixels), "image", "warped", "mask",
@@ -187,11 +195,14 @@ class LandmarkGAN(nn.Module):
         when given (a detector's landmarks of x), replace stage I's own estimate of them, and the target
         landmarks become those plus stage I's displacement (its target minus its source estimate), so a
         face keeps its own shape; ``warped`` is x warped to the target landmarks and ``mask`` the
-        refinement's blending mask (both None for the paper's generator). The ground-truth baseline also
+        refinement's blending mask (both None for the paper's generator). ``refinement`` (warp generator only)
+        scales that mask: 1 is the model as trained, 0 the warp alone, 0.5 half of the refinement's change
+        (see :func:`blend_refinement`). The ground-truth baseline also
         takes the target's landmark image and landmarks (pixels) and the source's; the label-only baseline
         returns None for the landmarks. Runs in the current mode: call ``eval()`` first for outputs without
         dropout noise.
         """
+        check_refinement(self.config, refinement)
         labels = self._labels(x, le, li)
         landmarks = self._landmarks(x, labels, target_landmark_image, target_landmarks, source_landmarks)
         out = self.ge(x, landmarks, labels)
@@ -199,27 +210,29 @@ class LandmarkGAN(nn.Module):
         return {
             "landmark_image": out["landmark_image"],
             "landmarks": to_pixels(landmarks.points, size) if landmarks.points is not None else None,
-            "image": out["image"],
+            "image": out["image"] if refinement == 1 else blend_refinement(out, refinement),
             "warped": out.get("warped"),
             "mask": out.get("mask"),
             "source_landmarks": to_pixels(landmarks.source_points, size) if landmarks.source_points is not None else None,
         }
 
-    def translate_batch(self, batch: Batch) -> dict[str, torch.Tensor | None]:
+    def translate_batch(self, batch: Batch, refinement: float = 1.0) -> dict[str, torch.Tensor | None]:
         """:meth:`translate` on a batch of :class:`~landmarkgan.data.dataset.ExpressionPairDataset` pairs: stage I's
         own landmarks (no detector) for LandmarkGAN, the true ones for the ground-truth baseline."""
         truth = self.config.landmark_source == "ground_truth"
         return self.translate(batch["x"], batch["target_label"], batch.get("target_intensity"),
                               batch.get("target_landmark_image"), batch.get("target_landmarks"),
-                              batch.get("source_landmarks") if truth else None)
+                              batch.get("source_landmarks") if truth else None, refinement)
 
-    def stage2_on_true_landmarks(self, batch: Batch) -> torch.Tensor:
+    def stage2_on_true_landmarks(self, batch: Batch, refinement: float = 1.0) -> torch.Tensor:
         """Ge's output on a batch of data set pairs when it reads the true landmarks (the target's landmark image and
         points, the source's points) instead of Gl's: what stage II makes of a perfect stage I. Set against the
-        model's own output, it tells how much of the error is stage I's."""
+        model's own output, it tells how much of the error is stage I's. ``refinement`` as in :meth:`translate`."""
         self._require_stage1("stage II on the true landmarks")
+        check_refinement(self.config, refinement)
         labels = self._labels(batch["x"], batch["target_label"], batch.get("target_intensity"))
-        return self.ge(batch["x"], self._true_landmarks(batch), labels)["image"]
+        out = self.ge(batch["x"], self._true_landmarks(batch), labels)
+        return out["image"] if refinement == 1 else blend_refinement(out, refinement)
 
     def _true_landmarks(self, batch: Batch) -> Landmarks:
         """A batch's true landmarks as stage I would hand them over: the target's landmark image and points, the
