@@ -37,6 +37,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_api_info_samples_and_translation(server: str, tmp_path: Path) -> None:
     info = json.loads(urllib.request.urlopen(server + "/api/info").read())
     assert info["intensities"] == [1, 2, 3, 4] and "happy" in info["expressions"]
+    assert info["refinement"] is None  # the paper's generator has no refinement to scale
     names = [s["name"] for s in info["samples"]]
     assert "astronaut.jpg" in names
     assert urllib.request.urlopen(server + "/api/samples/astronaut.jpg").read()[:2] == b"\xff\xd8"  # a JPEG
@@ -67,6 +68,12 @@ def test_api_info_samples_and_translation(server: str, tmp_path: Path) -> None:
         ({"expression": "happy", "detector": "eyes", "sample": "astronaut.jpg"}, None, 400,
          "detector must be one of hog, cnn, auto, got 'eyes'"),
         ({"expression": "happy"}, ("notes.png", b"just some text"), 400, "it is not an image file this tool reads"),
+        ({"expression": "happy", "refinement": "half", "sample": "astronaut.jpg"}, None, 400,
+         "refinement must be a number from 0 (the warp alone) to 1 (the model as trained), such as 0.5, got 'half'"),
+        ({"expression": "happy", "refinement": "1.5", "sample": "astronaut.jpg"}, None, 400,
+         "refinement strength is a number from 0"),
+        ({"expression": "happy", "refinement": "0.5", "sample": "astronaut.jpg"}, None, 400,
+         "needs the warp generator"),
     ],
 )
 def test_bad_requests_get_messages_and_the_server_keeps_serving(
@@ -76,6 +83,28 @@ def test_bad_requests_get_messages_and_the_server_keeps_serving(
     assert got == status and message in body["error"] and list(body) == ["error"]
     assert "object at 0x" not in body["error"]
     assert post(server + "/api/translate", {"sample": "astronaut.jpg", "expression": "happy"})[0] == 200
+
+
+@pytest.fixture(scope="module")
+def warp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("warp")
+    tiny_model(generator="warp", stage2_landmark_image="drawn").save_pretrained(folder)
+    with running(create_app(LandmarkGANPipeline.from_pretrained(folder, device="cpu", refinement=0.75))) as url:
+        yield url
+
+
+def test_refinement_field_with_a_warp_model(warp_server: str) -> None:
+    """The server's own strength is reported; the field overrides it per request, and different strengths give
+    different faces (an empty field is the server's own)."""
+    info = json.loads(urllib.request.urlopen(warp_server + "/api/info").read())
+    assert info["refinement"] == 0.75
+    faces = {}
+    for value in ("", "0.75", "0", "1"):
+        status, body = post(warp_server + "/api/translate", {"sample": "astronaut.jpg", "expression": "surprise",
+                                                            "refinement": value})
+        assert status == 200, body
+        faces[value] = body["image_png"]
+    assert faces[""] == faces["0.75"] and len({faces["0"], faces["0.75"], faces["1"]}) == 3
 
 
 def test_no_face_and_oversized_uploads(server: str) -> None:
@@ -225,6 +254,7 @@ def test_page_in_headless_chromium(server: str, browser, tmp_path: Path) -> None
     detector = Select(browser.find_element(By.ID, "detector"))
     assert [o.text for o in detector.options] == ["hog", "cnn", "auto"]
     assert detector.first_selected_option.text == "auto"
+    assert not browser.find_element(By.ID, "refinement-box").is_displayed()  # the paper's generator: no slider
 
     # pick the bundled photo, choose surprise at intensity 3, translate
     browser.find_element(By.CSS_SELECTOR, ".samples img[data-name='astronaut.jpg']").click()
@@ -254,3 +284,28 @@ def test_page_in_headless_chromium(server: str, browser, tmp_path: Path) -> None
     wait.until(lambda d: d.find_element(By.ID, "result-label").text.startswith("happy"))
     assert not browser.find_element(By.ID, "error").is_displayed()
     browser.save_screenshot(str(tmp_path / "page.png"))
+
+
+def test_page_refinement_slider_with_a_warp_model(warp_server: str, browser) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    wait = WebDriverWait(browser, 60)
+    browser.get(warp_server + "/")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".samples img[data-name='astronaut.jpg']")))
+    assert browser.find_element(By.ID, "refinement-box").is_displayed()
+    assert browser.find_element(By.ID, "refinement-value").text == "75"  # the server's own strength
+    browser.find_element(By.CSS_SELECTOR, ".samples img[data-name='astronaut.jpg']").click()
+    Select(browser.find_element(By.ID, "expression")).select_by_value("surprise")
+    faces = []
+    for value in (0, 100):
+        browser.execute_script(f"const s = document.getElementById('refinement'); s.value = {value}; "
+                               "s.dispatchEvent(new Event('input'));")
+        assert browser.find_element(By.ID, "refinement-value").text == str(value)
+        browser.execute_script("document.getElementById('result-image').removeAttribute('src');")
+        browser.find_element(By.ID, "translate").click()
+        wait.until(lambda d: (d.find_element(By.ID, "result-image").get_attribute("src") or "").startswith("data:"))
+        assert not browser.find_element(By.ID, "error").is_displayed()
+        faces.append(browser.find_element(By.ID, "result-image").get_attribute("src"))
+    assert faces[0] != faces[1]

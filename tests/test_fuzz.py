@@ -124,6 +124,7 @@ FILENAMES = st.text(st.characters(whitelist_categories=("Ll", "Lu", "Nd"), white
     "all": st.one_of(st.sampled_from(["false", "no", "true"]), FIELD_TEXT),
     "detector": st.one_of(st.sampled_from(["", "hog", "auto"]), FIELD_TEXT),
     "sample": st.one_of(st.sampled_from(["synthetic_syn0002.png", "nobody.png"]), FIELD_TEXT),
+    "refinement": st.one_of(st.sampled_from(["", "1", "0.5", "1.5", "-1"]), FIELD_TEXT),
 }), file=st.one_of(st.none(), st.tuples(FILENAMES, st.one_of(st.sampled_from(SEEDS), st.binary(max_size=300)))))
 def test_web_form(server: str, fields: dict[str, str], file: tuple[str, bytes] | None) -> None:
     """Any form the page (or anyone) sends: 200 with a result, or a 4xx with one short error."""

@@ -2,7 +2,7 @@
 
 Routes: ``/`` the page, ``/api/info`` what the model knows and the bundled sample faces,
 ``/api/samples/{name}`` a sample face, ``POST /api/translate`` (form fields: ``file`` or ``sample``,
-``expression``, ``intensity``, ``align``, ``all``, ``detector``) returning the input, landmark image,
+``expression``, ``intensity``, ``align``, ``all``, ``detector``, ``refinement``) returning the input, landmark image,
 overlay and translated face as PNG data URLs and the 68 landmarks.
 
 Every error is ``{"error": message}``: 400 for a bad field, image or face, 404 for an unknown
@@ -120,6 +120,18 @@ def form_intensity(value: str, levels: list[int]) -> int | None:
     return int(text)
 
 
+def form_refinement(value: str) -> float | None:
+    """The refinement form field: empty for the server's own strength, else a decimal number (its range is the
+    pipeline's check)."""
+    text = value.strip()
+    if not text:
+        return None
+    if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,6})?", text):
+        raise LandmarkGANError(f"refinement must be a number from 0 (the warp alone) to 1 (the model as trained), "
+                               f"such as 0.5, got {quoted(value)}")
+    return float(text)
+
+
 def return_large_blocks() -> None:
     """Make glibc's malloc give blocks of 1 MB or more back to the system as soon as they are freed.
 
@@ -163,6 +175,7 @@ def create_app(pipe: LandmarkGANPipeline, waiting: int = WAITING) -> FastAPI:
         return {"expressions": pipe.expressions, "intensities": pipe.intensities, "image_size": pipe.image_size,
                 "samples": [{"name": s.name, "align": s.align} for s in samples.values()],
                 "detectors": list(DETECTORS), "detector": pipe.detector_name,
+                "refinement": pipe.refinement if pipe.model.config.generator == "warp" else None,
                 "model": pipe.model.metadata.get("description", "")}
 
     @app.get("/api/samples/{name}")
@@ -179,6 +192,7 @@ def create_app(pipe: LandmarkGANPipeline, waiting: int = WAITING) -> FastAPI:
         all: str = Form("false"),  # noqa: A002 (the form field's name)
         sample: str = Form(""),
         detector: str = Form(""),
+        refinement: str = Form(""),
         file: UploadFile | None = None,
     ):
         try:
@@ -188,6 +202,9 @@ def create_app(pipe: LandmarkGANPipeline, waiting: int = WAITING) -> FastAPI:
             if detector and detector not in pipes:
                 raise LandmarkGANError(f"detector must be one of {', '.join(DETECTORS)}, got {quoted(detector)}")
             chosen = pipes[detector] if detector else pipe
+            strength = form_refinement(refinement)
+            if strength is not None:
+                chosen = chosen.with_refinement(strength)
             if not every and not expression.strip():
                 raise LandmarkGANError(f"no expression given; choose one of {', '.join(pipe.expressions)}")
             if not every:
