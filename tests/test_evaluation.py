@@ -280,6 +280,11 @@ def test_cli_benchmark_trains_evaluates_and_reuses_runs(data: Path, tmp_path: Pa
     assert np.array_equal(load_image(tmp_path / "benchmark.png"), sheet)
     assert main([*args, "--pairs", "3"]) == 0  # other test pairs: scored again
     assert capsys.readouterr().out.count("== evaluating") == 2
+    assert main([*args, "--classifier-seed", "1"]) == 0  # another classifier: its own file, the runs scored again
+    printed = capsys.readouterr().out
+    assert "== training" not in printed and printed.count("== evaluating") == 2
+    seeded = tmp_path / "expression_classifier_seed1.safetensors"
+    assert seeded.read_bytes() != (tmp_path / "expression_classifier.safetensors").read_bytes()
     assert main(["benchmark", "--data", str(data), "--out", str(tmp_path), "--variants", "nope"]) == 2
     assert "unknown benchmark variant" in capsys.readouterr().err
 

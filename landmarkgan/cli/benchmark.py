@@ -27,6 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--variants", nargs="+", metavar="KEY", help="only these variants (keys as listed above)")
     p.add_argument("--pairs", type=int, default=200, help="test pairs per variant (default 200)")
     p.add_argument("--classifier-steps", type=int, default=1500)
+    p.add_argument("--classifier-seed", type=int, default=0,
+                   help="seed of the expression classifier (default 0; kept as OUT/expression_classifier_seedN."
+                   "safetensors for another seed): rerun with other seeds to see how far its instance moves the "
+                   "accuracies")
     p.add_argument("--no-identity", action="store_true", help="skip dlib (detected landmarks, verification)")
     p.add_argument("--no-perceptual", action="store_true", help="skip LPIPS, IS and FID")
     p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
@@ -58,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"synthesising the benchmark data set into {data}")
         synthesize_dataset(data, num_identities=60, size=base.model.image_size, seed=base.train.seed)
     base = base.with_overrides([f"train.data={data}"])
-    options = dict(num_pairs=args.pairs, classifier_steps=args.classifier_steps, identity=not args.no_identity,
-                   perceptual=not args.no_perceptual)
+    options = dict(num_pairs=args.pairs, classifier_steps=args.classifier_steps, classifier_seed=args.classifier_seed,
+                   identity=not args.no_identity, perceptual=not args.no_perceptual)
     if args.task:
         run_applications(base, out, args.task, args.variants, **options)
         print((out / "applications.md").read_text())

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from landmarkgan.data.images import save_image
-from landmarkgan.evaluation.benchmark import VARIANTS, run_benchmark
+from landmarkgan.evaluation.benchmark import VARIANTS, classifier_name, run_benchmark
 from landmarkgan.evaluation.evaluate import Evaluation
 from landmarkgan.inference.sheets import make_sheet
 from landmarkgan.training.config import Config
@@ -42,7 +42,7 @@ def run_applications(
     for task in tasks:
         print(f"==== task {task}", flush=True)
         results[task] = run_benchmark(base.with_overrides([f"model.task={task}"]), out / task, keys,
-                                      classifier_file=out / "expression_classifier.safetensors", **options)
+                                      classifier_file=out / classifier_name(options.get("classifier_seed", 0)), **options)
     tables = "".join(f"### {task}\n\n{(out / task / 'benchmark.md').read_text()}\n" for task in tasks)
     (out / "applications.md").write_text(tables)
     save_image(applications_sheet(results, keys), out / "applications.png")

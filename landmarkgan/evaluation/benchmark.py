@@ -58,12 +58,19 @@ TABLE_METRICS = ["psnr", "ssim", "psnr_hole", "fid", "landmark_l2_detected", "la
                  "face_detected", "verification_rate", "expression_accuracy", "expression_accuracy_changed"]
 
 
+def classifier_name(seed: int) -> str:
+    """The file a benchmark keeps its expression classifier in: one per classifier seed, so that a rerun with
+    another seed trains its own instead of reusing another seed's."""
+    return "expression_classifier.safetensors" if seed == 0 else f"expression_classifier_seed{seed}.safetensors"
+
+
 def run_benchmark(
     base: Config,
     out: str | os.PathLike,
     variants: list[str] | None = None,
     num_pairs: int | None = 200,
     classifier_steps: int = 1500,
+    classifier_seed: int = 0,
     identity: bool = True,
     perceptual: bool = True,
     progress: bool = True,
@@ -72,7 +79,8 @@ def run_benchmark(
     """Train (or reuse) and evaluate every variant; write ``benchmark.md``, ``benchmark.json`` and
     ``benchmark.png`` into ``out``. ``base.train.data`` is the data folder, ``base.train.max_steps`` the budget,
     ``base.model.task`` the task. The expression classifier is read from ``classifier_file`` (default
-    ``out/expression_classifier.safetensors``), or trained and saved there when it does not exist."""
+    ``out/`` :func:`classifier_name`), or trained (with ``classifier_seed``) and saved there when it does not
+    exist."""
     from landmarkgan.evaluation.expression_classifier import (
         classifier_digest,
         load_classifier,
@@ -92,12 +100,12 @@ def run_benchmark(
     out = Path(out)
     data = base.train.data
     device = resolve_device(base.train.device, option="train.device")
-    classifier_file = Path(classifier_file or out / "expression_classifier.safetensors")
+    classifier_file = Path(classifier_file or out / classifier_name(classifier_seed))
     if classifier_file.is_file():
         classifier = load_classifier(classifier_file, device)
     else:
-        classifier = train_on_folder(data, data_expressions(data), steps=classifier_steps, device=device,
-                                     progress=progress)
+        classifier = train_on_folder(data, data_expressions(data), steps=classifier_steps, seed=classifier_seed,
+                                     device=device, progress=progress)
         save_classifier(classifier, classifier_file)
 
     digest = classifier_digest(classifier_file)
