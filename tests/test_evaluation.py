@@ -234,9 +234,47 @@ def test_cli_evaluate_trains_its_classifier_with_the_seed_asked(model_dir: Path,
         assert main(["evaluate", "--model", str(model_dir), "--data", str(data), "--out", str(tmp_path / out),
                      "--pairs", "4", "--classifier-steps", "3", "--classifier-seed", str(seed), "--no-identity",
                      "--no-perceptual"]) == 0
-        return (tmp_path / out / "expression_classifier.safetensors").read_bytes()
+        return (tmp_path / out / f"expression_classifier_seed{seed}.safetensors").read_bytes()
 
     assert trained(1, "a") == trained(1, "b") != trained(2, "c")
+
+
+def test_evaluate_under_several_classifiers_reports_each_and_their_mean(data: Path, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture) -> None:
+    """--classifier-seed 0 1 2: the main table is the first classifier's; every row gets the mean accuracy over
+    the three, and a last table each one's, which are what each classifier alone reports."""
+    from landmarkgan.evaluation.expression_classifier import load_classifier
+
+    model = tiny_model(generator="warp", stage2_landmark_image="drawn").eval()
+    folder = model.save_pretrained(tmp_path / "warp")
+    out = tmp_path / "e"
+    assert main(["evaluate", "--model", str(folder), "--data", str(data), "--out", str(out), "--pairs", "6",
+                 "--classifier-steps", "20", "--classifier-seed", "0", "1", "2", "--no-identity",
+                 "--no-perceptual"]) == 0
+    files = [out / name for name in ("expression_classifier.safetensors", "expression_classifier_seed1.safetensors",
+                                     "expression_classifier_seed2.safetensors")]
+    alone = [evaluate(model, data, num_pairs=6, identity=False, perceptual=False, progress=False,
+                      classifier=load_classifier(f)) for f in files]
+    saved = json.loads((out / "metrics.json").read_text())
+    by_classifier = saved["expression_accuracy_by_classifier"]
+    assert list(by_classifier) == ["seed 0", "seed 1", "seed 2"]
+    for name, single in zip(by_classifier, alone):
+        assert by_classifier[name]["model"]["expression_accuracy"] == pytest.approx(single.metrics["expression_accuracy"])
+        assert by_classifier[name]["warp"]["expression_accuracy_changed"] == pytest.approx(
+            single.references["warp"]["expression_accuracy_changed"])
+        assert by_classifier[name]["real_faces"]["expression_accuracy"] == pytest.approx(
+            single.metrics["real_expression_accuracy"])
+    assert saved["metrics"]["expression_accuracy"] == pytest.approx(alone[0].metrics["expression_accuracy"])
+    mean = np.mean([single.metrics["expression_accuracy"] for single in alone])
+    assert saved["metrics"]["expression_accuracy_mean"] == pytest.approx(mean)
+    assert saved["references"]["copy"]["expression_accuracy_mean"] == pytest.approx(
+        np.mean([single.references["copy"]["expression_accuracy"] for single in alone]))
+    table = (out / "metrics.md").read_text()
+    assert "| expression accuracy (changed expression) by classifier | seed 0 | seed 1 | seed 2 | mean |" in table
+    row = next(line for line in table.splitlines() if line.startswith(f"| {folder} |") and "(" in line)
+    assert row.split(" | ")[-1].startswith(f"{mean:.3f} (")
+    assert "expression accuracy, mean over the classifiers" in table
+    assert Evaluation.read(out).by_classifier == by_classifier
 
 
 def test_cli_study_gives_table_ii(model_dir: Path, data: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -283,7 +321,7 @@ def test_cli_benchmark_trains_evaluates_and_reuses_runs(data: Path, tmp_path: Pa
     assert main([*args, "--classifier-seed", "1"]) == 0  # another classifier: its own file, the runs scored again
     printed = capsys.readouterr().out
     assert "== training" not in printed and printed.count("== evaluating") == 2
-    seeded = tmp_path / "expression_classifier_seed1.safetensors"
+    seeded = tmp_path / "expression_classifier_seed1.safetensors"  # the benchmark's classifier for seed 1
     assert seeded.read_bytes() != (tmp_path / "expression_classifier.safetensors").read_bytes()
     assert main(["benchmark", "--data", str(data), "--out", str(tmp_path), "--variants", "nope"]) == 2
     assert "unknown benchmark variant" in capsys.readouterr().err

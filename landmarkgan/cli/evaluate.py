@@ -29,9 +29,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--classifier", help="expression classifier file to use (default: train one on DATA's "
                    "training faces and save it in OUT)")
     p.add_argument("--classifier-steps", type=int, default=1500, help="training steps of that classifier")
-    p.add_argument("--classifier-seed", type=int, default=0,
+    p.add_argument("--classifier-seed", type=int, nargs="+", metavar="SEED",
                    help="seed of that classifier (default 0): its instance moves the expression accuracies by a "
-                   "few hundredths; score with several seeds to see how far")
+                   "few hundredths. Several seeds (e.g. 0 1 2 3) train one classifier each (the first, or the "
+                   "--classifier file, scores the main table) and add a table of each one's accuracies and their "
+                   "mean. Each is kept as OUT/expression_classifier_seedN.safetensors (seed 0: "
+                   "OUT/expression_classifier.safetensors)")
     p.add_argument("--no-identity", action="store_true", help="skip dlib (detected landmarks, verification)")
     p.add_argument("--no-perceptual", action="store_true", help="skip LPIPS, IS and FID")
     p.add_argument("--batch-size", type=int, default=16)
@@ -45,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from landmarkgan.evaluation.evaluate import evaluate
     from landmarkgan.evaluation.expression_classifier import (
         classifier_digest,
+        classifier_name,
         load_classifier,
         save_classifier,
         train_on_folder,
@@ -55,25 +59,35 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     model = load_model(args.model)
     check_refinement(model.config, args.refinement)  # a bad strength fails before the classifier trains
+    seeds = list(dict.fromkeys(args.classifier_seed or ([] if args.classifier else [0])))
+
+    def trained(seed: int, file: Path) -> object:
+        classifier = train_on_folder(args.data, model.config.expressions, steps=args.classifier_steps, seed=seed,
+                                     device=device)
+        save_classifier(classifier, file)
+        return classifier
+
+    out = Path(args.out)
     if args.classifier:
         classifier_file = Path(args.classifier)
-        classifier = load_classifier(classifier_file, device)
+        classifier, name = load_classifier(classifier_file, device), classifier_file.name
     else:
-        classifier = train_on_folder(args.data, model.config.expressions, steps=args.classifier_steps,
-                                     seed=args.classifier_seed, device=device)
-        classifier_file = Path(args.out) / "expression_classifier.safetensors"
-        save_classifier(classifier, classifier_file)
+        classifier_file = out / classifier_name(seeds[0])
+        classifier, name, seeds = trained(seeds[0], classifier_file), f"seed {seeds[0]}", seeds[1:]
+    more = {f"seed {s}": trained(s, out / classifier_name(s)) for s in seeds}
     result = evaluate(model, args.data, split=args.split, num_pairs=args.pairs, seed=args.seed,
                       batch_size=args.batch_size, device=device, classifier=classifier,
-                      identity=not args.no_identity, perceptual=not args.no_perceptual, refinement=args.refinement)
+                      identity=not args.no_identity, perceptual=not args.no_perceptual, refinement=args.refinement,
+                      classifier_label=name, more_classifiers=more)
     if "expression_accuracy" not in result.notes:
         digest = classifier_digest(classifier_file)[:16]
         result.notes["expression_accuracy"] = (
             f"scored by the classifier {classifier_file} (SHA-256 {digest}...); another instance of it, even one "
             "trained by the same command on another machine, moves these accuracies by a few hundredths: compare "
-            "models under one classifier file (--classifier)")
+            "models under one classifier file (--classifier)"
+            + (f"; the last table gives {len(more)} more and the mean" if more else ""))
     title = str(args.model or "default model") + (f", refinement {args.refinement:g}" if args.refinement != 1 else "")
-    out = result.write(args.out, title=title)
+    out = result.write(out, title=title)
     print((out / "metrics.md").read_text())
     pictures = "comparison.png" + (", identity_tsne.png" if result.identity_tsne is not None else "")
     print(f"written to {out}: metrics.md, metrics.csv, metrics.json, pairs.csv, {pictures}")

@@ -58,12 +58,6 @@ TABLE_METRICS = ["psnr", "ssim", "psnr_hole", "fid", "landmark_l2_detected", "la
                  "face_detected", "verification_rate", "expression_accuracy", "expression_accuracy_changed"]
 
 
-def classifier_name(seed: int) -> str:
-    """The file a benchmark keeps its expression classifier in: one per classifier seed, so that a rerun with
-    another seed trains its own instead of reusing another seed's."""
-    return "expression_classifier.safetensors" if seed == 0 else f"expression_classifier_seed{seed}.safetensors"
-
-
 def run_benchmark(
     base: Config,
     out: str | os.PathLike,
@@ -83,6 +77,7 @@ def run_benchmark(
     exist."""
     from landmarkgan.evaluation.expression_classifier import (
         classifier_digest,
+        classifier_name,
         load_classifier,
         save_classifier,
         train_on_folder,

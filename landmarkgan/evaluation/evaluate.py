@@ -59,6 +59,8 @@ REFERENCES = {"copy": "copy the input (reference)", "warp": "warp only, no refin
 # the model's stage II alone, given the true landmarks: how much of the model's error is stage I's
 TRUE_LANDMARKS = "true_landmarks"
 TRUE_LANDMARKS_ROW = "stage II on the true landmarks (a perfect stage I)"
+# the classifiers' own accuracy on the real test faces, a row of the table of several classifiers
+REAL_FACES, REAL_FACES_ROW = "real_faces", "real test faces (the classifier itself)"
 # name -> (label in tables, format, higher is better)
 METRICS: dict[str, tuple[str, str, bool]] = {
     "psnr": ("PSNR (dB)", ".2f", True),
@@ -75,6 +77,9 @@ METRICS: dict[str, tuple[str, str, bool]] = {
     "identity_distance": ("identity distance", ".3f", False),
     "expression_accuracy": ("expression accuracy", ".3f", True),
     "expression_accuracy_changed": ("expression accuracy, changed expression", ".3f", True),
+    "expression_accuracy_mean": ("expression accuracy, mean over the classifiers", ".3f", True),
+    "expression_accuracy_changed_mean": ("expression accuracy, changed expression, mean over the classifiers", ".3f",
+                                         True),
     "real_expression_accuracy": ("expression accuracy, real test faces", ".3f", True),
 }
 PICTURES = {"identity_tsne": "identity t-SNE (identity_tsne.png)"}  # pictures that may be missing, with a note
@@ -94,6 +99,9 @@ class Evaluation:
     by_expression: dict[str, dict[str, float]] = field(default_factory=dict)
     identity_tsne: np.ndarray | None = None  # the identity feature picture
     true_landmarks: dict[str, float] = field(default_factory=dict)  # the model's stage II on the true landmarks
+    # with several classifiers: classifier name -> row key ("model", REFERENCES keys, TRUE_LANDMARKS, REAL_FACES)
+    # -> {"expression_accuracy", "expression_accuracy_changed"}
+    by_classifier: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def rows(self, title: str = "model") -> dict[str, dict[str, float]]:
         """Table rows: the do-nothing references first (when scored), then the model, then its stage II on the true
@@ -106,16 +114,36 @@ class Evaluation:
         labels = {**REFERENCES, TRUE_LANDMARKS: TRUE_LANDMARKS_ROW}
         return by_expression_table({labels.get(key, title): v for key, v in self.by_expression.items()})
 
+    def by_classifier_table(self, title: str = "model") -> str:
+        """The expression accuracy under each classifier and their mean, overall and (in brackets) on the pairs
+        whose expression changes, as a markdown table, or "" when one classifier scored."""
+        if not self.by_classifier:
+            return ""
+        names = list(self.by_classifier)
+        labels = {**REFERENCES, TRUE_LANDMARKS: TRUE_LANDMARKS_ROW, "model": title, REAL_FACES: REAL_FACES_ROW}
+        keys = list(dict.fromkeys(k for rows in self.by_classifier.values() for k in rows))
+        lines = ["| expression accuracy (changed expression) by classifier | " + " | ".join(names) + " | mean |",
+                 "|---|" + "---:|" * (len(names) + 1)]
+        for key in keys:
+            cells = [[self.by_classifier[n][key].get(m, math.nan) for n in names]
+                     for m in ("expression_accuracy", "expression_accuracy_changed")]
+            text = [_accuracy_cell(a, c) for a, c in zip(*cells)]
+            text.append(_accuracy_cell(float(np.mean(cells[0])), float(np.mean(cells[1]))))
+            lines.append(f"| {labels.get(key, key)} | " + " | ".join(text) + " |")
+        return "\n" + "\n".join(lines) + "\n"
+
     def write(self, out: str | os.PathLike, title: str = "") -> Path:
         """``metrics.md``, ``metrics.json``, ``metrics.csv``, ``pairs.csv``, ``examples.npz`` (the first pairs'
         images, see :meth:`read`), ``comparison.png`` and ``identity_tsne.png`` in ``out``."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.md").write_text(markdown_table(self.rows(title or "model")) + "\n" + notes_text(self.notes)
-                                        + self.by_expression_table(title or "model"))
+                                        + self.by_expression_table(title or "model")
+                                        + self.by_classifier_table(title or "model"))
         (out / "metrics.json").write_text(json.dumps(
             {"metrics": self.metrics, "notes": self.notes, "references": self.references,
-             "true_landmarks": self.true_landmarks, "expression_accuracy_by_expression": self.by_expression}, indent=1))
+             "true_landmarks": self.true_landmarks, "expression_accuracy_by_expression": self.by_expression,
+             "expression_accuracy_by_classifier": self.by_classifier}, indent=1))
         with open(out / "metrics.csv", "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(list(self.metrics))
@@ -148,7 +176,14 @@ class Evaluation:
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
             raise LandmarkGANError(f"{folder} holds no complete evaluation ({error}); evaluate the model again") from None
         return cls(saved["metrics"], saved["notes"], pairs, examples=examples, references=saved["references"],
-                   by_expression=saved["expression_accuracy_by_expression"], true_landmarks=saved["true_landmarks"])
+                   by_expression=saved["expression_accuracy_by_expression"], true_landmarks=saved["true_landmarks"],
+                   by_classifier=saved.get("expression_accuracy_by_classifier", {}))
+
+
+def _accuracy_cell(overall: float, changed: float) -> str:
+    if not math.isfinite(overall):
+        return "n/a"
+    return f"{overall:.3f}" + (f" ({changed:.3f})" if math.isfinite(changed) else "")
 
 
 def _number_or_text(value: str) -> float | str:
@@ -204,6 +239,8 @@ def evaluate(
     references: bool = True,
     progress: bool = True,
     refinement: float = 1.0,
+    classifier_label: str = "classifier",
+    more_classifiers: dict[str, object] | None = None,
 ) -> Evaluation:
     """Evaluate ``model`` on ``split`` pairs of ``data`` (all of them, or a seeded sample of ``num_pairs``).
 
@@ -214,6 +251,10 @@ def evaluate(
     input" only, for a restoration task) and, for a model with a stage I, its stage II on the true landmarks
     (without the perceptual metrics): the gap between that row and the model's is what stage I's errors cost.
     ``refinement`` scores the warp generator with its refinement scaled (see ``LandmarkGAN.translate``).
+    ``more_classifiers`` (name -> classifier) score the expression accuracy of every row again: the result's
+    ``by_classifier`` holds each one's (and ``classifier``'s, as ``classifier_label``) and every row gets the mean
+    over all of them (``expression_accuracy_mean``, ``expression_accuracy_changed_mean``), since one classifier's
+    instance moves these accuracies by a few hundredths.
     """
     device = torch.device(device)
     model = model.to(device).eval()
@@ -274,6 +315,19 @@ def evaluate(
                 reference_metrics[key] = scorer.score(images, {}, None, row=key)
     true_metrics = scorer.score(on_true_landmarks, {}, None, row=TRUE_LANDMARKS, perceptual=False) \
         if on_true_landmarks else {}
+    by_classifier = {}
+    if more_classifiers:
+        if classifier is None:
+            raise LandmarkGANError("more classifiers are scored besides the first one: give that classifier too")
+        rows = {key: (images, row) for key, images, row in (
+            ("copy", sources, reference_metrics.get("copy")), ("warp", warped, reference_metrics.get("warp")),
+            ("model", generated, metrics), (TRUE_LANDMARKS, on_true_landmarks, true_metrics)) if images and row}
+        by_classifier = {name: {key: scorer.accuracies(c, images) for key, (images, _) in rows.items()}
+                         | {REAL_FACES: {"expression_accuracy": scorer.real_accuracy(c)}}
+                         for name, c in {classifier_label: classifier, **more_classifiers}.items()}
+        for key, (_, row) in rows.items():
+            for m in ("expression_accuracy", "expression_accuracy_changed"):
+                row[f"{m}_mean"] = float(np.mean([by_classifier[n][key][m] for n in by_classifier]))
     if identity:
         tsne = _identity_tsne(dataset, *scorer.descriptors, notes)
     else:
@@ -286,7 +340,7 @@ def evaluate(
     by_expression = {key: scorer.by_expression[key] for key in ("copy", "warp", "model", TRUE_LANDMARKS)
                      if key in scorer.by_expression}
     return Evaluation(metrics, notes, pairs, sheet, examples, references=reference_metrics, by_expression=by_expression,
-                      identity_tsne=tsne, true_landmarks=true_metrics)
+                      identity_tsne=tsne, true_landmarks=true_metrics, by_classifier=by_classifier)
 
 
 def _identity_tsne(dataset: ExpressionPairDataset, generated: np.ndarray, real: np.ndarray,
@@ -326,10 +380,27 @@ class _Scorer:
         self.device, self.progress = device, progress
         self.descriptors: tuple[np.ndarray, np.ndarray] | None = None  # (generated, real) of the model's own faces
         self.by_expression: dict[str, dict[str, float]] = {}  # row -> asked expression -> accuracy (of those asked)
-        if classifier is not None and list(classifier.classes) != list(dataset.expressions):
+        self._check(classifier)
+
+    def _check(self, classifier) -> None:
+        if classifier is not None and list(classifier.classes) != list(self.dataset.expressions):
             raise LandmarkGANError(
-                f"the expression classifier knows {list(classifier.classes)} but the model {list(dataset.expressions)}"
-            )
+                f"the expression classifier knows {list(classifier.classes)} but the model "
+                f"{list(self.dataset.expressions)}")
+
+    def _predict(self, classifier, generated: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The expressions ``classifier`` reads in ``generated`` and whether each is the asked one."""
+        from landmarkgan.evaluation.expression_classifier import predict
+
+        predicted = predict(classifier, torch.stack([to_tensor(g) for g in generated])).cpu()
+        return predicted, predicted == self.labels
+
+    def accuracies(self, classifier, generated: list[np.ndarray]) -> dict[str, float]:
+        """``classifier``'s expression accuracy on ``generated``, overall and on the pairs whose expression changes."""
+        self._check(classifier)
+        _, right = self._predict(classifier, generated)
+        changed = right[self.changed].double().mean().item() if self.changed.any() else math.nan
+        return {"expression_accuracy": right.double().mean().item(), "expression_accuracy_changed": changed}
 
     def score(self, generated: list[np.ndarray], notes: dict[str, str], pairs: list[dict] | None,
               row: str = "model", perceptual: bool = True) -> dict[str, float]:
@@ -355,11 +426,7 @@ class _Scorer:
         else:
             notes["landmark_l2_detected"] = notes["verification_rate"] = "dlib left out (--no-identity)"
         if self.classifier is not None:
-            from landmarkgan.evaluation.expression_classifier import predict
-
-            images = torch.stack([to_tensor(g) for g in generated])
-            predicted = predict(self.classifier, images).cpu()
-            right = predicted == self.labels
+            predicted, right = self._predict(self.classifier, generated)
             metrics["expression_accuracy"] = right.double().mean().item()
             if self.changed.any():
                 metrics["expression_accuracy_changed"] = right[self.changed].double().mean().item()
@@ -376,15 +443,16 @@ class _Scorer:
             notes["lpips"] = notes["inception_score"] = notes["fid"] = "left out (--no-perceptual)"
         return metrics
 
-    def real_accuracy(self) -> float:
-        """The classifier's accuracy on the real test faces of the evaluated pairs (the reference)."""
+    def real_accuracy(self, classifier=None) -> float:
+        """The classifier's (or ``classifier``'s) accuracy on the real test faces of the evaluated pairs (the
+        reference)."""
         from landmarkgan.evaluation.expression_classifier import accuracy
 
         dataset = self.dataset
         test_rows = sorted({int(j) for j in dataset.pairs[:, 1]})
         real = torch.stack([to_tensor(dataset.face(j)[0]) for j in test_rows])
         real_labels = torch.tensor([dataset.expressions.index(dataset.samples[j].expression) for j in test_rows])
-        return accuracy(self.classifier, real, real_labels)
+        return accuracy(self.classifier if classifier is None else classifier, real, real_labels)
 
 
 def _identity_metrics(generated, targets, truth, size, metrics, pairs, progress) -> tuple[np.ndarray, np.ndarray]:

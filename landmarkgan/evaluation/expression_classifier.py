@@ -330,6 +330,12 @@ def load_classifier(path: str | os.PathLike[str], device: str | torch.device = "
     return model.to(device).eval()
 
 
+def classifier_name(seed: int) -> str:
+    """The file name a trained classifier is kept under in an output folder: one per seed, so that a run with
+    another seed trains its own instead of reusing another seed's."""
+    return "expression_classifier.safetensors" if seed == 0 else f"expression_classifier_seed{seed}.safetensors"
+
+
 def classifier_digest(path: str | os.PathLike[str]) -> str:
     """The SHA-256 (hex) of a saved classifier file: what names the classifier an accuracy was scored with."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
