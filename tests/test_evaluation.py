@@ -259,7 +259,8 @@ def test_evaluate_under_several_classifiers_reports_each_and_their_mean(data: Pa
     by_classifier = saved["expression_accuracy_by_classifier"]
     assert list(by_classifier) == ["seed 0", "seed 1", "seed 2"]
     for name, single in zip(by_classifier, alone):
-        assert by_classifier[name]["model"]["expression_accuracy"] == pytest.approx(single.metrics["expression_accuracy"])
+        assert by_classifier[name]["model"]["expression_accuracy"] == pytest.approx(
+            single.metrics["expression_accuracy"])
         assert by_classifier[name]["warp"]["expression_accuracy_changed"] == pytest.approx(
             single.references["warp"]["expression_accuracy_changed"])
         assert by_classifier[name]["real_faces"]["expression_accuracy"] == pytest.approx(

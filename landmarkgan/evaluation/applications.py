@@ -42,8 +42,9 @@ def run_applications(
     results = {}
     for task in tasks:
         print(f"==== task {task}", flush=True)
+        classifier_file = out / classifier_name(options.get("classifier_seed", 0))  # one classifier for every task
         results[task] = run_benchmark(base.with_overrides([f"model.task={task}"]), out / task, keys,
-                                      classifier_file=out / classifier_name(options.get("classifier_seed", 0)), **options)
+                                      classifier_file=classifier_file, **options)
     tables = "".join(f"### {task}\n\n{(out / task / 'benchmark.md').read_text()}\n" for task in tasks)
     (out / "applications.md").write_text(tables)
     save_image(applications_sheet(results, keys), out / "applications.png")

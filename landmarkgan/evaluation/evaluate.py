@@ -256,6 +256,8 @@ def evaluate(
     over all of them (``expression_accuracy_mean``, ``expression_accuracy_changed_mean``), since one classifier's
     instance moves these accuracies by a few hundredths.
     """
+    if more_classifiers and classifier is None:
+        raise LandmarkGANError("more classifiers are scored besides the first one: give that classifier too")
     device = torch.device(device)
     model = model.to(device).eval()
     size = model.config.image_size
@@ -317,8 +319,6 @@ def evaluate(
         if on_true_landmarks else {}
     by_classifier = {}
     if more_classifiers:
-        if classifier is None:
-            raise LandmarkGANError("more classifiers are scored besides the first one: give that classifier too")
         rows = {key: (images, row) for key, images, row in (
             ("copy", sources, reference_metrics.get("copy")), ("warp", warped, reference_metrics.get("warp")),
             ("model", generated, metrics), (TRUE_LANDMARKS, on_true_landmarks, true_metrics)) if images and row}
