@@ -103,6 +103,7 @@ def test_refinement_field_with_a_warp_model(warp_server: str) -> None:
         status, body = post(warp_server + "/api/translate", {"sample": "astronaut.jpg", "expression": "surprise",
                                                             "refinement": value})
         assert status == 200, body
+        assert body["refinement"] == float(value or 0.75)
         faces[value] = body["image_png"]
     assert faces[""] == faces["0.75"] and len({faces["0"], faces["0.75"], faces["1"]}) == 3
 
@@ -308,4 +309,6 @@ def test_page_refinement_slider_with_a_warp_model(warp_server: str, browser) -> 
         wait.until(lambda d: (d.find_element(By.ID, "result-image").get_attribute("src") or "").startswith("data:"))
         assert not browser.find_element(By.ID, "error").is_displayed()
         faces.append(browser.find_element(By.ID, "result-image").get_attribute("src"))
+        label = browser.find_element(By.ID, "result-label").text
+        assert label == ("surprise 4, refinement 0%" if value == 0 else "surprise 4")
     assert faces[0] != faces[1]

@@ -230,6 +230,7 @@ def create_app(pipe: LandmarkGANPipeline, waiting: int = WAITING) -> FastAPI:
                 result = chosen(image, expression, level, align=do_align)
                 return {
                     "expression": result.expression, "intensity": result.intensity, "label": result.label,
+                    "refinement": chosen.refinement,
                     "input": png_data_url(result.source, display),
                     "landmark_image": png_data_url(result.landmark_image, display),
                     "overlay": png_data_url(result.overlay(), display),
