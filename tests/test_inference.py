@@ -302,6 +302,34 @@ def test_export_of_the_warp_generator_matches_eager_pytorch(tmp_path: Path, fmt:
     assert np.abs(landmark_image - eager["landmark_image"].numpy()).max() < 1e-4
 
 
+def test_export_at_a_refinement_strength(tmp_path: Path, model_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    """The strength is fixed in the graph and named in its JSON: 0 gives the warp alone, 0.5 the pipeline's blend."""
+    from landmarkgan.inference.export import example_inputs, export_model, run_exported
+
+    model = tiny_model(generator="warp", stage2_landmark_image="drawn").eval()
+    x, labels = example_inputs(model, batch=2, seed=3)
+    le, li = labels[:, :7].argmax(1), labels[:, 7:].argmax(1) + 1
+    for strength in (0.0, 0.5):
+        path, difference = export_model(model, tmp_path / f"warp{strength}.pt", "torchscript", refinement=strength)
+        assert difference < 1e-4
+        assert json.loads(path.with_suffix(".pt.json").read_text())["refinement"] == strength
+        image = run_exported(path, "torchscript", x, labels)[0]
+        with torch.no_grad():
+            eager = model.translate(x, le, li, refinement=strength)
+        assert np.abs(image - eager["image"].numpy()).max() < 1e-4
+    with torch.no_grad():
+        assert np.abs(image - model.translate(x, le, li)["image"].numpy()).max() > 1e-3  # 0.5 is not the model as trained
+        warp_only = model.translate(x, le, li)["warped"].numpy()
+    assert np.abs(run_exported(tmp_path / "warp0.0.pt", "torchscript", x, labels)[0] - warp_only).max() < 1e-4
+
+    assert main(["export", str(tmp_path / "paper.pt"), "--model", str(model_dir), "--refinement", "0.5"]) == 2
+    assert "needs the warp generator" in capsys.readouterr().err
+    assert not (tmp_path / "paper.pt").exists()
+    assert main(["export", str(tmp_path / "folder"), "--model", str(model_dir), "--refinement", "0.5"]) == 2
+    assert "a model folder keeps the model as trained" in capsys.readouterr().err
+    assert not (tmp_path / "folder").exists()
+
+
 def test_export_a_model_folder_from_a_training_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from landmarkgan.data.synthetic import synthesize_dataset
     from landmarkgan.training.config import Config

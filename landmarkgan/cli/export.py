@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from landmarkgan.cli import add_model_arguments
+from landmarkgan.cli import add_model_arguments, add_refinement_argument
+from landmarkgan.errors import LandmarkGANError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--generators-only", action="store_true", help="folder: leave out the discriminators")
     p.add_argument("--half", action="store_true", help="folder: store the weights in float16 (half the size)")
     p.add_argument("--description", default="", help="folder: a line saying what the model is")
+    add_refinement_argument(p)
     p.set_defaults(func=run)
 
 
@@ -35,6 +37,9 @@ def run(args: argparse.Namespace) -> int:
 
     suffix = args.out.lower().rsplit(".", 1)[-1] if "." in args.out else ""
     fmt = args.format or {"onnx": "onnx", "pt": "torchscript", "pts": "torchscript"}.get(suffix, "folder")
+    if fmt == "folder" and args.refinement != 1:
+        raise LandmarkGANError("--refinement fixes a strength in a TorchScript or ONNX graph; a model folder keeps the "
+                               "model as trained: pass --refinement (or refinement=) where the folder is used")
     model = load_model(args.model)
     if fmt == "folder":
         metadata = {**model.metadata, **({"description": args.description} if args.description else {})}
@@ -43,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         size = sum(f.stat().st_size for f in folder.iterdir()) / 2**20
         print(f"wrote model folder {folder} ({size:.1f} MB)")
         return 0
-    path, difference = export_model(model, args.out, fmt)
+    path, difference = export_model(model, args.out, fmt, args.refinement)
     print(f"exported {fmt} to {path} (+ {path.name}.json); largest difference from PyTorch on a check batch: "
           f"{difference:.2e}")
     return 0
