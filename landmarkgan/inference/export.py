@@ -41,7 +41,7 @@ class Translator(nn.Module):
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         landmarks = self.gl(x, labels)
         out = self.ge(x, landmarks, labels)
-        image = out["image"] if self.refinement == 1 else blend_refinement(out, self.refinement)
+        image = blend_refinement(out, self.refinement)
         return image, to_pixels(landmarks.points, self.image_size), out["landmark_image"]
 
 

@@ -260,8 +260,11 @@ def check_refinement(config: ModelConfig, refinement: float) -> None:
 
 
 def blend_refinement(out: dict[str, torch.Tensor | None], refinement: float) -> torch.Tensor:
-    """The warp generator's output with its blending mask scaled by ``refinement``:
-    ``warped + refinement * mask * (colour - warped)``; 1 gives its own output, 0 the warp alone."""
+    """Stage II's output with the warp generator's blending mask scaled by ``refinement``:
+    ``warped + refinement * mask * (colour - warped)``; 1 gives the generator's own output (either generator's),
+    0 the warp alone."""
+    if refinement == 1:
+        return out["image"]
     warped, mask, colour = out["warped"], out["mask"], out["colour"]
     return warped + (refinement * mask) * (colour - warped)
 

@@ -210,7 +210,7 @@ class LandmarkGAN(nn.Module):
         return {
             "landmark_image": out["landmark_image"],
             "landmarks": to_pixels(landmarks.points, size) if landmarks.points is not None else None,
-            "image": out["image"] if refinement == 1 else blend_refinement(out, refinement),
+            "image": blend_refinement(out, refinement),
             "warped": out.get("warped"),
             "mask": out.get("mask"),
             "source_landmarks": to_pixels(landmarks.source_points, size) if landmarks.source_points is not None else None,
@@ -232,7 +232,7 @@ class LandmarkGAN(nn.Module):
         check_refinement(self.config, refinement)
         labels = self._labels(batch["x"], batch["target_label"], batch.get("target_intensity"))
         out = self.ge(batch["x"], self._true_landmarks(batch), labels)
-        return out["image"] if refinement == 1 else blend_refinement(out, refinement)
+        return blend_refinement(out, refinement)
 
     def _true_landmarks(self, batch: Batch) -> Landmarks:
         """A batch's true landmarks as stage I would hand them over: the target's landmark image and points, the
