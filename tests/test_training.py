@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import socket
@@ -27,6 +28,7 @@ from landmarkgan.training.checkpoint import latest_checkpoint, load_checkpoint, 
 from landmarkgan.training.config import Config
 from landmarkgan.training.ema import WeightAverage
 from landmarkgan.training.jitter import similarity_jitter
+from landmarkgan.training.photometric import gaussian_blur, photometric_augment
 from landmarkgan.training.trainer import NonFiniteLoss, Trainer, lr_factor
 from landmarkgan.training.validation import heldout_metrics
 
@@ -101,7 +103,7 @@ def weights_of(run: Path) -> dict[str, torch.Tensor]:
 
 @pytest.mark.parametrize("generator", [(), (*WARP, "model.teacher_forcing=0.5", "model.lambda_cls=1", "train.ema=0.9",
                                        "model.lambda_mouth_cls=1", "train.stage1_jitter=0.1", "model.refinement_region=features",
-                                       "model.refinement_head=4")],
+                                       "model.refinement_head=4", "train.photometric=0.5")],
                          ids=["unet", "warp-with-classifier-and-weight-average"])
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(data: Path, tmp_path: Path, generator: tuple) -> None:
     """12 steps straight vs 7 steps, stop, resume to 12: every weight and buffer is bit-identical.
@@ -197,6 +199,54 @@ def test_stage_one_jitter_moves_the_images_and_their_landmarks_together() -> Non
     assert torch.allclose(still["x"], x, atol=1e-5) and torch.allclose(still["source_landmarks"], points, atol=1e-4)
 
 
+def _photometric_batch(n: int = 4, size: int = 32) -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    points = torch.rand(n, 68, 2) * (size / 2) + size / 4
+    x = torch.rand(n, 3, size, size) * 1.6 - 0.8
+    return {"x": x, "y": x.clone(), "source_landmarks": points, "target_landmarks": points.clone(),
+            "target_label": torch.arange(n)}
+
+
+def test_photometric_augmentation_changes_source_and_target_alike() -> None:
+    batch = _photometric_batch()
+    torch.manual_seed(1)
+    out = photometric_augment(batch, 1.0)
+    assert out["x"].shape == batch["x"].shape and out["x"].dtype == batch["x"].dtype
+    assert out["x"].abs().max() <= 1 and out["target_label"] is batch["target_label"]
+    assert (out["x"] - batch["x"]).abs().mean(dim=(1, 2, 3)).min() > 0.01  # every pair changed
+    # where the landmarks do not move (here: anywhere), x and y are changed identically, grain included
+    assert torch.allclose(out["x"], out["y"], atol=2e-3)
+    kept = photometric_augment(batch, 0.0)
+    assert torch.allclose(kept["x"], batch["x"], atol=1e-5) and torch.allclose(kept["y"], batch["y"], atol=1e-5)
+
+
+def test_photometric_grain_moves_with_the_face() -> None:
+    """The target's grain is the source's grain warped along the landmarks: a target whose landmarks are the source's
+    shifted right by 3 px carries the same grain shifted by 3 px inside the face."""
+    batch = _photometric_batch(n=2, size=64)
+    batch["x"] = batch["y"] = torch.zeros(2, 3, 64, 64)
+    batch["target_landmarks"] = batch["source_landmarks"] + torch.tensor([3.0, 0.0])
+    torch.manual_seed(3)
+    out = photometric_augment(batch, 1.0)
+    inside = (slice(None), slice(None), slice(26, 38), slice(26, 38))
+    shifted = (slice(None), slice(None), slice(26, 38), slice(29, 41))
+    grain_x, grain_y = out["x"] - out["x"].mean(dim=(2, 3), keepdim=True), out["y"] - out["y"].mean(dim=(2, 3), keepdim=True)
+    moved, unmoved = (grain_y[shifted] - grain_x[inside]).abs().mean(), (grain_y[inside] - grain_x[inside]).abs().mean()
+    assert moved < 0.5 * unmoved
+
+
+def test_gaussian_blur_keeps_a_flat_image_and_spreads_a_dot() -> None:
+    flat = torch.full((2, 3, 16, 16), 0.3)
+    assert torch.allclose(gaussian_blur(flat, torch.tensor([0.0, 1.5])), flat, atol=1e-6)
+    dot = torch.zeros(2, 1, 15, 15)
+    dot[:, :, 7, 7] = 1
+    blurred = gaussian_blur(dot, torch.tensor([0.0, 1.0]))
+    assert torch.allclose(blurred[0], dot[0], atol=1e-6)
+    assert torch.isclose(blurred[1].sum(), torch.tensor(1.0), atol=1e-4)
+    expected = math.exp(-0.5) / (2 * math.pi)  # the 2-D unit Gaussian, one pixel from the centre (sampled, normalised)
+    assert abs(float(blurred[1, 0, 7, 8]) - expected) < 0.02
+
+
 def test_loader_processes_give_the_same_run(data: Path, tmp_path: Path) -> None:
     """Two persistent loader workers over 12 steps (crossing an epoch) train the same weights as none."""
     common = ("train.pairs=sample", "train.num_pairs=72", "train.max_steps=12", "train.sample_every=12",
@@ -282,6 +332,9 @@ def test_cli_train_resume_and_run_folder_guards(data: Path, tmp_path: Path, caps
     assert main(["train", "--config", str(TINY), "--data", str(data), "--out", str(tmp_path / "r6"),
                  "train.stage1_jitter=0.5"]) == 2
     assert "train.stage1_jitter is the size of stage I's random moves" in capsys.readouterr().err
+    assert main(["train", "--config", str(TINY), "--data", str(data), "--out", str(tmp_path / "r7"),
+                 "train.photometric=1.5"]) == 2
+    assert "train.photometric is the share of stage II's pairs" in capsys.readouterr().err
 
 
 def test_sigterm_saves_a_checkpoint_and_the_run_resumes(data: Path, tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ class TrainConfig:
     lr_decay_steps: int = 0  # pix2pix's schedule: lr falls linearly to 0 over the run's last N steps (0: constant)
     ema: float = 0.0  # decay of the generators' weight average used after training, e.g. 0.999 (0: none)
     stage1_jitter: float = 0.0  # Gl's and Dl's pairs moved by random similarities of this size, e.g. 0.08 (0: none)
+    photometric: float = 0.0  # share of stage II's pairs given the same random colour, light, blur and grain (0: none)
     beta1: float = 0.5
     beta2: float = 0.999
     seed: int = 0
@@ -66,7 +67,7 @@ class TrainConfig:
                 raise LandmarkGANError(f"train.{name} must be at least 1, got {getattr(self, name)}")
         if self.lr_decay_steps < 0:
             raise LandmarkGANError(f"train.lr_decay_steps must be 0 (constant lr) or more, got {self.lr_decay_steps}")
-        for name in ("lr", "beta1", "beta2", "cache_mb", "ema"):
+        for name in ("lr", "beta1", "beta2", "cache_mb", "ema", "photometric", "stage1_jitter"):
             check_finite(getattr(self, name), f"train.{name}")
         if self.lr <= 0 or not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise LandmarkGANError(f"train.lr must be positive and the betas in [0, 1), got {self.lr}, {self.beta1}, {self.beta2}")
@@ -74,6 +75,10 @@ class TrainConfig:
             raise LandmarkGANError(
                 f"train.stage1_jitter is the size of stage I's random moves (scale 1 +- it, rotation +- it radians, shift "
                 f"+- it of half the image), in [0, 0.3] (0: off; e.g. 0.08), got {self.stage1_jitter}")
+        if not 0 <= self.photometric <= 1:
+            raise LandmarkGANError(
+                f"train.photometric is the share of stage II's pairs given photographic colour, light, blur and grain, "
+                f"in [0, 1] (0: off; e.g. 0.5), got {self.photometric}")
         if not 0 <= self.ema < 1:
             raise LandmarkGANError(f"train.ema is the weight average's decay, in [0, 1) (0: off; e.g. 0.999), got {self.ema}")
 

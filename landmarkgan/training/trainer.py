@@ -42,6 +42,7 @@ from landmarkgan.training.checkpoint import Progress, latest_checkpoint, load_ch
 from landmarkgan.training.config import Config
 from landmarkgan.training.ema import WeightAverage
 from landmarkgan.training.jitter import similarity_jitter
+from landmarkgan.training.photometric import photometric_augment
 from landmarkgan.training.sampler import ResumableSampler
 from landmarkgan.training.samples import sample_grid
 from landmarkgan.training.validation import heldout_metrics
@@ -303,6 +304,8 @@ class Trainer:
             step("gl", lambda: m.stage1_generator_loss(moved, stage1=stage1), freeze=nets["dl"])
         if self.identity_net is not None:
             batch = {**batch, "target_identity": self._target_identity(batch)}
+        if self.config.train.photometric:  # after F(y), which is of the clean target, cached
+            batch = photometric_augment(batch, self.config.train.photometric)
         with self._autocast():
             out = steps["ge"](batch)
         step("de", lambda: steps["de"](batch, y_hat=out["image"]))  # the loss judges it detached
