@@ -10,6 +10,7 @@ import skimage.data
 import skimage.metrics
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from safetensors.torch import save_file
 
 from landmarkgan.errors import LandmarkGANError
@@ -27,6 +28,8 @@ from landmarkgan.evaluation.inception import (
 )
 from landmarkgan.evaluation.lpips import LPIPS, load_lpips, lpips_distance
 from landmarkgan.evaluation.metrics import images_to_batch, landmark_l2_distance, psnr, ssim, to_uint8_image
+from landmarkgan.evaluation.photo_movement import face_landmarks, movement_along
+from landmarkgan.landmarks.detector import FaceLandmarkDetector
 
 RNG = np.random.default_rng(0)
 
@@ -419,3 +422,24 @@ def test_fid_with_bundled_inception(two_photos):
     fakes = [noisy(im, 40) for im in two_photos]
     fid = frechet_inception_distance(list(two_photos), fakes)
     assert math.isfinite(fid) and fid > 1.0
+
+
+def test_movement_along_hand_computed():
+    generated = np.array([[2.0, 0.0], [0.0, 1.0]])
+    assert movement_along(generated, generated) == 1.0
+    assert movement_along(np.zeros((2, 2)), generated) == 0.0
+    # sum(m . g) = 1 * 2 + 3 * 1 = 5, sum(g . g) = 5
+    assert movement_along(np.array([[1.0, 7.0], [-4.0, 3.0]]), generated) == pytest.approx(1.0)
+    assert movement_along(np.array([[1.0, 0.0], [0.0, 0.0]]), generated) == pytest.approx(0.4)
+    with pytest.raises(LandmarkGANError, match="do not move"):
+        movement_along(generated, np.zeros((2, 2)))
+
+
+def test_face_landmarks_of_a_face_and_of_no_face():
+    face = np.asarray(Image.fromarray(skimage.data.astronaut()[20:220, 130:330]).resize((128, 128), Image.BICUBIC))
+    detector = FaceLandmarkDetector()
+    points = face_landmarks(face, detector)
+    assert points.shape == (68, 2) and (points > 0).all() and (points < 128).all()
+    assert points[36:42, 1].mean() < points[48:68, 1].mean()  # the eyes above the mouth, in the face's own pixels
+    with pytest.raises(LandmarkGANError, match="no face"):
+        face_landmarks(np.full((128, 128, 3), 128, np.uint8), detector)
