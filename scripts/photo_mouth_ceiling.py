@@ -19,6 +19,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFilter
 
 from landmarkgan.assets import asset_path
+from landmarkgan.errors import LandmarkGANError
 from landmarkgan.evaluation.photo_movement import mouth_movement
 from landmarkgan.inference import LandmarkGANPipeline
 from landmarkgan.landmarks.detector import FaceLandmarkDetector
@@ -50,6 +51,15 @@ def paint_opening(face: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return np.round(face * (1 - alpha) + np.array(OPENING) * alpha).astype(np.uint8)
 
 
+def read(source: np.ndarray, output: np.ndarray, source_landmarks: np.ndarray, target_landmarks: np.ndarray,
+         detector: FaceLandmarkDetector) -> str:
+    """:func:`mouth_movement` as a figure, or "no face" where dlib finds none in ``output``."""
+    try:
+        return f"{mouth_movement(source, output, source_landmarks, target_landmarks, detector):.2f}"
+    except LandmarkGANError:
+        return "no face"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--photo", default=str(asset_path("faces") / "astronaut.jpg"))
@@ -67,15 +77,15 @@ def main() -> None:
     print(f"{args.expression} {args.intensity}: mouth width {width(source):.1f} px -> {width(target):.1f} px, mouth "
           f"points moved {np.linalg.norm((target - source)[48:68], axis=1).mean():.2f} px on average (of a "
           f"{result.image.shape[0]} px face)")
-    print(f"the model's output: dlib reads {mouth_movement(result.source, result.image, source, target, detector):.2f} "
+    print(f"the model's output: dlib reads {read(result.source, result.image, source, target, detector)} "
           "of the generated mouth movement")
     print("share k of the displacement | dlib reads, exact warp | exact warp + dark opening")
     for k in args.shares:
         goal = source + k * (target - source)
         warped = exact_warp(result.source, source, goal)
-        plain = mouth_movement(result.source, warped, source, goal, detector)
-        opened = mouth_movement(result.source, paint_opening(warped, goal), source, goal, detector)
-        print(f"{k:27.2f} | {plain:21.2f} | {opened:.2f}")
+        plain = read(result.source, warped, source, goal, detector)
+        opened = read(result.source, paint_opening(warped, goal), source, goal, detector)
+        print(f"{k:27.2f} | {plain:>21} | {opened}")
 
 
 if __name__ == "__main__":
