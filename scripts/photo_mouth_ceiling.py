@@ -19,8 +19,9 @@ import torch
 from PIL import Image, ImageDraw, ImageFilter
 
 from landmarkgan.assets import asset_path
+from landmarkgan.data.dataset import to_tensor, to_uint8
 from landmarkgan.errors import LandmarkGANError
-from landmarkgan.evaluation.photo_movement import mouth_movement
+from landmarkgan.evaluation.photo_movement import MOUTH, mouth_movement
 from landmarkgan.inference import LandmarkGANPipeline
 from landmarkgan.landmarks.detector import FaceLandmarkDetector
 from landmarkgan.models.pdm import normalise
@@ -35,10 +36,8 @@ def exact_warp(face: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.n
     """``face`` (S, S, 3) uint8 warped from ``source`` to ``target`` landmarks (68, 2, pixels), the TPS interpolating
     (almost no smoothing) and evaluated at every pixel."""
     size = face.shape[0]
-    x = torch.from_numpy(face.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
     points = [normalise(torch.from_numpy(p)[None].float(), size) for p in (source, target)]
-    out = warp(x, *points, grid=size, regularisation=1e-6)
-    return ((out[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).byte().numpy()
+    return to_uint8(warp(to_tensor(face)[None], *points, grid=size, regularisation=1e-6))[0]
 
 
 def paint_opening(face: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -75,7 +74,7 @@ def main() -> None:
     source, target = result.source_landmarks, result.landmarks
     width = lambda p: float(np.linalg.norm(p[54] - p[48]))  # noqa: E731
     print(f"{args.expression} {args.intensity}: mouth width {width(source):.1f} px -> {width(target):.1f} px, mouth "
-          f"points moved {np.linalg.norm((target - source)[48:68], axis=1).mean():.2f} px on average (of a "
+          f"points moved {np.linalg.norm((target - source)[MOUTH], axis=1).mean():.2f} px on average (of a "
           f"{result.image.shape[0]} px face)")
     print(f"the model's output: dlib reads {read(result.source, result.image, source, target, detector)} "
           "of the generated mouth movement")

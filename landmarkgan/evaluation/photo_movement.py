@@ -9,27 +9,21 @@ the bundled photo, and ``scripts/photo_mouth_ceiling.py`` measures what a perfec
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from PIL import Image
 
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.landmarks.detector import FaceLandmarkDetector
 
 MOUTH = slice(48, 68)  # the iBUG-68 outer and inner lips
-DETECTION_SIDE = 256  # dlib reads small faces poorly: a model's 128 px output is enlarged to this first
 
 
-def face_landmarks(face: np.ndarray, detector: FaceLandmarkDetector, side: int = DETECTION_SIDE) -> np.ndarray:
-    """dlib's 68 landmarks (68, 2) of an aligned face (S, S, 3) uint8, found on the face enlarged (bicubic) to at
-    least ``side`` pixels and given in the face's own pixels."""
-    scale = math.ceil(side / face.shape[0])
-    big = np.asarray(Image.fromarray(face).resize((face.shape[1] * scale, face.shape[0] * scale), Image.BICUBIC))
-    found = detector.detect(big)
-    if not found:
+def face_landmarks(face: np.ndarray, detector: FaceLandmarkDetector) -> np.ndarray:
+    """dlib's 68 landmarks (68, 2) of an aligned face (S, S, 3) uint8, in the face's own pixels
+    (:meth:`~landmarkgan.landmarks.detector.FaceLandmarkDetector.small_face_landmarks`); an error when there is none."""
+    found = detector.small_face_landmarks(face)
+    if found is None:
         raise LandmarkGANError("dlib finds no face in the image; its landmarks cannot be measured")
-    return (found[0].landmarks + 0.5) / scale - 0.5
+    return found
 
 
 def movement_along(measured: np.ndarray, generated: np.ndarray) -> float:

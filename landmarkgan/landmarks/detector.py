@@ -16,7 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import math
+
 import numpy as np
+from PIL import Image
 
 from landmarkgan.data.images import shrink
 from landmarkgan.dlib_files import packaged_model_path
@@ -26,6 +29,7 @@ SHAPE_PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 CNN_DETECTOR_FILE = "mmod_human_face_detector.dat"
 DETECTORS = ("hog", "cnn", "auto")
 DEFAULT_MIN_SCORE = {"hog": 0.3, "cnn": 0.3}
+SMALL_FACE_SIDE = 256  # dlib reads small faces poorly: a model's 128 px face is enlarged to at least this first
 # The CNN's cost grows with the area it searches: images are shrunk so that, after its upsampling, their
 # longer side is at most this (it then finds faces down to about 1/8 of that side, 80 pixels of 640).
 CNN_SIDE = 640
@@ -115,6 +119,15 @@ class FaceLandmarkDetector:
             points = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
             detections.append(Detection((box.left(), box.top(), box.right(), box.bottom()), score, points))
         return detections
+
+    def small_face_landmarks(self, face: np.ndarray, side: int = SMALL_FACE_SIDE) -> np.ndarray | None:
+        """The 68 landmarks (68, 2) of the most confident face in a small image (H, W, 3) uint8 RGB, such as a model's
+        output: found on the image enlarged (bicubic, by a whole factor) to at least ``side`` pixels, and given in the
+        image's own pixels; None when there is no face."""
+        scale = max(1, math.ceil(side / face.shape[0]))
+        big = np.asarray(Image.fromarray(face).resize((face.shape[1] * scale, face.shape[0] * scale), Image.BICUBIC))
+        found = self.detect(big)
+        return (found[0].landmarks + 0.5) / scale - 0.5 if found else None
 
     def detect_one(self, image: np.ndarray, what: str = "the image") -> Detection:
         """The one face of ``image``; a clear error when there is none or there are several."""

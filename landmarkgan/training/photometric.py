@@ -64,6 +64,7 @@ def photometric_augment(batch: Batch, probability: float) -> Batch:
     in x and y (the grain warped along with the face, see the module's docstring); the other entries are kept."""
     x, y = batch["x"], batch["y"]
     n, channels, size = x.shape[0], x.shape[1], x.shape[-1]
+    device, dtype = x.device, x.dtype
     chosen = (torch.rand(n) < probability).float()
     scale = size / 128
     gain = 1 + _uniform(n, -GAIN, GAIN, channels) * chosen[:, None]
@@ -76,7 +77,6 @@ def photometric_augment(batch: Batch, probability: float) -> Batch:
     grain_sigma = _uniform(n, *GRAIN_SIGMA) * scale
     noise = torch.randn(n, 1, size, size) + 0.3 * torch.randn(n, channels, size, size)
 
-    device, dtype = x.device, x.dtype
     noise = gaussian_blur(noise, grain_sigma)
     noise = noise / noise.std(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6) * grain[:, None, None, None]
     noise = noise.to(device, dtype)
@@ -86,16 +86,16 @@ def photometric_augment(batch: Batch, probability: float) -> Batch:
 
     coords = (torch.arange(size, dtype=torch.float32) + 0.5) / size - 0.5
     ramp = angle.cos()[:, None, None] * coords[None, None, :] + angle.sin()[:, None, None] * coords[None, :, None]
-    light = (1 + shading[:, None, None] * ramp)[:, None]  # (B, 1, S, S), 1 at the centre
-    luma = torch.tensor(LUMA if channels == 3 else [1 / channels] * channels)
+    light = (1 + shading[:, None, None] * ramp)[:, None].to(device)  # (B, 1, S, S), 1 at the centre
+    luma = torch.tensor(LUMA if channels == 3 else [1 / channels] * channels, device=device)[None, :, None, None]
+    gain, brightness = gain.to(device)[:, :, None, None], brightness.to(device)[:, None, None, None]
+    saturation, blur = saturation.to(device)[:, None, None, None], blur.to(device)
 
     out = dict(batch)
     for key, image in (("x", x), ("y", y)):
         image = (image.float() + 1) / 2  # [0, 1]
-        grey = (image * luma.to(device)[None, :, None, None]).sum(1, keepdim=True)
-        image = grey + saturation.to(device)[:, None, None, None] * (image - grey)
-        image = image * gain.to(device)[:, :, None, None] + brightness.to(device)[:, None, None, None]
-        image = image * light.to(device)
-        image = gaussian_blur(image, blur.to(device)) * 2 - 1 + grains[key].float()
+        grey = (image * luma).sum(1, keepdim=True)
+        image = (grey + saturation * (image - grey)) * gain + brightness
+        image = gaussian_blur(image * light, blur) * 2 - 1 + grains[key].float()
         out[key] = image.clamp(-1, 1).to(dtype)
     return out
