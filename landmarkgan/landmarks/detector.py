@@ -98,23 +98,29 @@ class FaceLandmarkDetector:
     def _score(self, kind: str) -> float:
         return DEFAULT_MIN_SCORE[kind] if self._min_score is None else self._min_score
 
-    def _boxes(self, image: np.ndarray) -> list[tuple[object, float]]:
+    def _boxes(self, image: np.ndarray, every_face: bool = False) -> list[tuple[object, float]]:
+        found: list[tuple[object, float]] = []
         if self._hog is not None:
             least = self._score("hog")
             boxes, scores, _ = self._hog.run(image, self.upsample, least)
             found = [(b, float(s)) for b, s in zip(boxes, scores) if s >= least]
-            if found or self._cnn is None:
+            if self._cnn is None or (found and not every_face):
                 return found
         small, scale = shrink(image, CNN_SIDE // 2**self.upsample)
         least = self._score("cnn")
-        return [(_scaled(d.rect, 1 / scale), float(d.confidence))
-                for d in self._cnn(small, self.upsample) if d.confidence >= least]
+        cnn = [(_scaled(d.rect, 1 / scale), float(d.confidence))
+               for d in self._cnn(small, self.upsample) if d.confidence >= least]
+        return found + [(box, score) for box, score in cnn if not any(_same_face(box, b) for b, _ in found)]
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Every face in ``image`` (H, W, 3) uint8 RGB, most confident first."""
+    def detect(self, image: np.ndarray, every_face: bool = False) -> list[Detection]:
+        """Every face in ``image`` (H, W, 3) uint8 RGB, most confident first.
+
+        With the "auto" detector, ``every_face`` runs the CNN beside HOG (not only when HOG finds nothing) and adds
+        the faces HOG missed (turned or shadowed heads in a group photo); it costs the CNN's time (a second or two on a
+        CPU)."""
         image = _as_rgb(image)
         detections = []
-        for box, score in sorted(self._boxes(image), key=lambda item: -item[1]):
+        for box, score in sorted(self._boxes(image, every_face), key=lambda item: -item[1]):
             shape = self._predictor(image, box)
             points = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
             detections.append(Detection((box.left(), box.top(), box.right(), box.bottom()), score, points))
@@ -144,6 +150,15 @@ class FaceLandmarkDetector:
             boxes = ", ".join(str(d.box) for d in found)
             raise LandmarkGANError(f"{len(found)} faces found in {what} (boxes {boxes}); crop the photo to one face")
         return found[0]
+
+
+def _same_face(a: object, b: object) -> bool:
+    """Whether two dlib rectangles frame the same face: one's centre lies inside the other."""
+    def centre_inside(r: object, s: object) -> bool:
+        x, y = (r.left() + r.right()) / 2, (r.top() + r.bottom()) / 2
+        return s.left() <= x <= s.right() and s.top() <= y <= s.bottom()
+
+    return centre_inside(a, b) or centre_inside(b, a)
 
 
 def _scaled(rect: object, factor: float) -> object:

@@ -109,21 +109,26 @@ def border_anchors(count_per_side: int = BORDER_ANCHORS_PER_SIDE) -> torch.Tenso
     return torch.cat([torch.stack(s, dim=1) for s in ((t, zeros), (ones, t), (1 - t, ones), (zeros, 1 - t))])
 
 
-def head_anchors(points: torch.Tensor, count: int = HEAD_ANCHORS, side: float = 1.45, top: float = 0.25,
-                 bottom: float = 0.2) -> torch.Tensor:
-    """Points on an ellipse around the head of each face (B, 68, 2) -> (B, count, 2), normalised frame.
+def head_ellipse(points: torch.Tensor, side: float = 1.45, top: float = 0.25, bottom: float = 0.2) -> torch.Tensor:
+    """The ellipse around the head of each face (B, 68, 2) -> (B, 4): centre x, centre y and the two semi-axes, in the
+    normalised frame.
 
-    With H the brow-to-chin height, the ellipse reaches ``top`` H above the highest brow point (the forehead
-    lies above the landmarks), ``bottom`` H below the chin, and ``side`` times half the jaw's width to either
-    side of its centre. Everything inside follows the landmarks; everything outside stays.
+    With H the brow-to-chin height, the ellipse reaches ``top`` H above the highest brow point (the forehead lies
+    above the landmarks), ``bottom`` H below the chin, and ``side`` times half the jaw's width to either side of its
+    centre. The warp pins its border (:func:`head_anchors`): everything inside follows the landmarks, everything
+    outside stays.
     """
     jaw, brows = points[:, JAW], points[:, BROWS]
     left, right = jaw[..., 0].amin(1), jaw[..., 0].amax(1)
     brow_top, chin = brows[..., 1].amin(1), jaw[..., 1].amax(1)
     height = chin - brow_top
     upper, lower = brow_top - top * height, chin + bottom * height
-    centre_x, centre_y = (left + right) / 2, (upper + lower) / 2
-    ax, ay = side * (right - left) / 2, (lower - upper) / 2
+    return torch.stack([(left + right) / 2, (upper + lower) / 2, side * (right - left) / 2, (lower - upper) / 2], -1)
+
+
+def head_anchors(points: torch.Tensor, count: int = HEAD_ANCHORS) -> torch.Tensor:
+    """``count`` points evenly spaced in angle on the :func:`head_ellipse` of each face (B, 68, 2) -> (B, count, 2)."""
+    centre_x, centre_y, ax, ay = head_ellipse(points).unbind(-1)
     angles = torch.arange(count, dtype=points.dtype, device=points.device) * (2 * math.pi / count)
     return torch.stack([centre_x[:, None] + ax[:, None] * angles.cos(), centre_y[:, None] + ay[:, None] * angles.sin()], -1)
 
