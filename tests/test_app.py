@@ -43,10 +43,32 @@ def test_api_info_samples_and_translation(server: str, tmp_path: Path) -> None:
     assert urllib.request.urlopen(server + "/api/samples/astronaut.jpg").read()[:2] == b"\xff\xd8"  # a JPEG
     status, result = post(server + "/api/translate", {"sample": "astronaut.jpg", "expression": "sad", "intensity": "2"})
     assert status == 200, result
-    assert result["label"] == "sad 2" and len(result["landmarks"]["landmarks"]) == 68
-    assert all(result[k].startswith("data:image/png;base64,") for k in ("input", "landmark_image", "overlay", "image"))
+    assert result["label"] == "sad 2" and result["name"] == "astronaut_sad2" and result["suffix"] == ".jpg"
+    assert result["image"].startswith("data:image/jpeg;base64,")  # the whole photo, as the sample's JPEG
+    assert len(result["landmarks"]["faces"][0]["landmarks"]) == 68 and result["landmarks"]["width"] == 512
+    face = result["faces"][0]
+    assert all(face[k].startswith("data:image/png;base64,") for k in ("input", "landmark_image", "overlay", "image"))
     status, result = post(server + "/api/translate", {"sample": "astronaut.jpg", "all": "true"})
-    assert status == 200 and result["sheet"].startswith("data:image/png")
+    assert status == 200 and result["sheet"].startswith("data:image/jpeg") and result["name"] == "astronaut_all"
+
+
+def test_a_photo_uploaded_once_and_translated_by_its_key(server: str) -> None:
+    """POST /api/photo finds the faces once; translations name the photo by its key and choose faces by number."""
+    face = data.astronaut()[20:276, 90:346]
+    two = np.ascontiguousarray(np.concatenate([face, face[:, ::-1]], axis=1))
+    status, photo = post(server + "/api/photo", {}, ("pair.png", encoded(Image.fromarray(two))))
+    assert status == 200, photo
+    assert (photo["width"], photo["height"], photo["name"]) == (512, 256, "pair") and len(photo["faces"]) == 2
+    assert photo["faces"][0]["box"][0] < photo["faces"][1]["box"][0] and photo["preview"].startswith("data:image/jpeg")
+    assert len(photo["photo"]) >= 32  # an unguessable key
+    status, both = post(server + "/api/translate", {"photo": photo["photo"], "expression": "angry"})
+    assert status == 200 and len(both["faces"]) == 2 and both["suffix"] == ".png" and both["name"] == "pair_angry4"
+    status, right = post(server + "/api/translate", {"photo": photo["photo"], "expression": "angry", "faces": "1"})
+    assert status == 200 and [f["box"] for f in right["faces"]] == [photo["faces"][1]["box"]]
+    status, body = post(server + "/api/translate", {"photo": photo["photo"], "expression": "angry", "faces": "2"})
+    assert status == 400 and "numbered 0 to 1" in body["error"]
+    status, body = post(server + "/api/translate", {"photo": "not-a-key", "expression": "angry"})
+    assert status == 410 and "upload it again" in body["error"]
 
 
 @pytest.mark.parametrize(
@@ -74,6 +96,9 @@ def test_api_info_samples_and_translation(server: str, tmp_path: Path) -> None:
          "refinement strength is a number from 0"),
         ({"expression": "happy", "refinement": "0.5", "sample": "astronaut.jpg"}, None, 400,
          "needs the warp generator"),
+        ({"expression": "happy", "faces": "the left one", "sample": "astronaut.jpg"}, None, 400,
+         "faces must be all, largest or face numbers such as 0,2, got 'the left one'"),
+        ({"expression": "happy", "faces": "3", "sample": "astronaut.jpg"}, None, 400, "has 1 face(s), numbered 0 to 0"),
     ],
 )
 def test_bad_requests_get_messages_and_the_server_keeps_serving(
@@ -104,7 +129,7 @@ def test_refinement_field_with_a_warp_model(warp_server: str) -> None:
                                                             "refinement": value})
         assert status == 200, body
         assert body["refinement"] == float(value or 0.75)
-        faces[value] = body["image_png"]
+        faces[value] = body["image"]
     assert faces[""] == faces["0.75"] and len({faces["0"], faces["0.75"], faces["1"]}) == 3
 
 
@@ -120,7 +145,7 @@ def test_no_face_and_oversized_uploads(server: str) -> None:
 def test_form_values_that_are_not_errors(server: str) -> None:
     """Issue 11, case 10: all=yes means every expression; a 100 KB expression is not echoed back."""
     status, body = post(server + "/api/translate", {"sample": "astronaut.jpg", "all": "yes"})
-    assert status == 200 and body["sheet"].startswith("data:image/png")
+    assert status == 200 and body["sheet"].startswith("data:image/jpeg")
     status, body = post(server + "/api/translate", {"sample": "astronaut.jpg", "expression": "x" * 100_000})
     assert status == 400 and body["error"].startswith("unknown expression 'xxx") and len(body["error"]) < 200
 
@@ -207,14 +232,14 @@ def test_admission_holds_one_at_a_time_and_turns_away_beyond_the_queue() -> None
 def test_a_full_queue_answers_503(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     tiny_model().save_pretrained(tmp_path)
     entered, release = threading.Event(), threading.Event()
-    translate_all = LandmarkGANPipeline.translate_all
+    translate_found = LandmarkGANPipeline.translate_found
 
     def slow(self, *args, **kwargs):
         entered.set()
         release.wait(30)
-        return translate_all(self, *args, **kwargs)
+        return translate_found(self, *args, **kwargs)
 
-    monkeypatch.setattr(LandmarkGANPipeline, "translate_all", slow)
+    monkeypatch.setattr(LandmarkGANPipeline, "translate_found", slow)
     with running(create_app(LandmarkGANPipeline.from_pretrained(tmp_path, device="cpu"), waiting=0)) as url:
         with ThreadPoolExecutor(1) as pool:
             first = pool.submit(post, url + "/api/translate", {"sample": "astronaut.jpg", "all": "true"})
@@ -243,48 +268,86 @@ def browser() -> Iterator[object]:
     driver.quit()
 
 
+def wait_for_result(wait, label: str, name: str | None = None) -> None:
+    from selenium.webdriver.common.by import By
+
+    def shown(d) -> bool:
+        line = d.find_element(By.ID, "result-line")
+        download = d.find_element(By.ID, "download-photo").get_attribute("download") or ""
+        return (line.is_displayed() and d.find_element(By.ID, "result-label").text == label
+                and (name is None or download.startswith(name)))
+
+    wait.until(shown)
+
+
 def test_page_in_headless_chromium(server: str, browser, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     wait = WebDriverWait(browser, 60)
+    browser.set_window_size(1400, 1000)
     browser.get(server + "/")
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".samples img[data-name='astronaut.jpg']")))
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".sample[data-name='astronaut.jpg']")))
     assert "LandmarkGAN" in browser.title
     detector = Select(browser.find_element(By.ID, "detector"))
-    assert [o.text for o in detector.options] == ["hog", "cnn", "auto"]
-    assert detector.first_selected_option.text == "auto"
-    assert not browser.find_element(By.ID, "refinement-box").is_displayed()  # the paper's generator: no slider
+    assert [o.get_attribute("value") for o in detector.options] == ["hog", "cnn", "auto"]  # under "More options"
+    assert detector.first_selected_option.get_attribute("value") == "auto"
+    assert browser.find_element(By.ID, "refinement-box").get_attribute("hidden")  # the paper's generator: no slider
+    sample = browser.find_element(By.CSS_SELECTOR, ".sample[data-name='astronaut.jpg']")
+    assert sample.tag_name == "button" and sample.find_element(By.TAG_NAME, "img").get_attribute("alt")
 
-    # pick the bundled photo, choose surprise at intensity 3, translate
-    browser.find_element(By.CSS_SELECTOR, ".samples img[data-name='astronaut.jpg']").click()
+    # choose the bundled photo from the keyboard: its faces are found and it is translated at once
+    sample.send_keys(Keys.ENTER)
+    wait_for_result(wait, "happy 4", "astronaut_happy4")
+    assert browser.find_element(By.ID, "download-photo").get_attribute("download") == "astronaut_happy4.jpg"
+    assert browser.find_element(By.ID, "after").get_attribute("alt") == "astronaut with the face changed to happy 4"
+    assert browser.execute_script("return document.getElementById('after').naturalWidth") == 512  # the whole photo
+    assert "happy 4" in browser.find_element(By.ID, "status").text  # announced in the live region
+
+    # changing a control runs again: the label always says what the controls say
     Select(browser.find_element(By.ID, "expression")).select_by_value("surprise")
-    browser.execute_script("const s = document.getElementById('intensity'); s.value = 3; s.dispatchEvent(new Event('input'));")
-    browser.find_element(By.ID, "translate").click()
-    wait.until(lambda d: (d.find_element(By.ID, "result-image").get_attribute("src") or "").startswith("data:image/png"))
-    assert browser.find_element(By.ID, "result-label").text == "surprise 3"
-    assert browser.find_element(By.ID, "overlay-image").get_attribute("src").startswith("data:image/png")
-    assert browser.find_element(By.ID, "download-image").get_attribute("download") == "translated_surprise3.png"
-    width = browser.execute_script("return document.getElementById('result-image').naturalWidth")
-    assert width >= 256  # the image decoded in the page
+    browser.execute_script("const s = document.getElementById('intensity'); s.value = 2; s.dispatchEvent(new Event('input'));")
+    wait_for_result(wait, "surprise 2", "astronaut_surprise2")
 
-    # upload a file that is not an image: the page shows the server's message
+    # every expression, then a new photo: nothing of the old photo's results stays on screen
+    browser.find_element(By.ID, "all").click()
+    wait.until(lambda d: d.find_element(By.ID, "sheet-box").is_displayed())
+    face = data.astronaut()[20:276, 90:346]
+    photo = save_image(np.ascontiguousarray(np.concatenate([face, face[:, ::-1]], axis=1)), tmp_path / "pair.png")
+    browser.find_element(By.ID, "upload").send_keys(str(photo))
+    assert not browser.find_element(By.ID, "sheet-box").is_displayed()
+    download = browser.find_element(By.ID, "download-photo")
+    assert not download.is_displayed() or (download.get_attribute("download") or "").startswith("pair_")
+    wait_for_result(wait, "surprise 2", "pair_surprise2")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#faces-list input")) == 2
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#outlines rect")) == 2
+    browser.find_element(By.CSS_SELECTOR, "#faces-list input[data-face='1']").click()  # leave the right face out
+    wait.until(lambda d: "on 1 face." in d.find_element(By.ID, "status").text)
+
+    # a file that is not an image: the server's message, and no result beside it
     bad = tmp_path / "holiday.jpg"
     bad.write_text("this is not a picture")
     browser.find_element(By.ID, "upload").send_keys(str(bad))
-    browser.find_element(By.ID, "translate").click()
     wait.until(lambda d: d.find_element(By.ID, "error").is_displayed())
     assert "cannot read 'holiday.jpg' as an image" in browser.find_element(By.ID, "error").text
+    assert not browser.find_element(By.ID, "result-line").is_displayed()
+    assert not browser.find_element(By.ID, "after").is_displayed()
 
-    # and a real upload still works afterwards
+    # and a real upload still works afterwards, on a phone's screen too
+    browser.set_window_size(390, 844)
     photo = save_image(data.astronaut(), tmp_path / "me.png")
     browser.find_element(By.ID, "upload").send_keys(str(photo))
-    Select(browser.find_element(By.ID, "expression")).select_by_value("happy")
-    browser.find_element(By.ID, "translate").click()
-    wait.until(lambda d: d.find_element(By.ID, "result-label").text.startswith("happy"))
+    wait_for_result(wait, "surprise 2", "me_surprise2")
     assert not browser.find_element(By.ID, "error").is_displayed()
+    width = browser.execute_script("return window.innerWidth")
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= width  # nothing off screen
+    left, right, top = browser.execute_script(
+        "const r = document.getElementById('after').getBoundingClientRect(); return [r.left, r.right, r.top];")
+    assert 0 <= left and right <= width and right - left > 0.7 * width and top < 844  # the result is on screen
     browser.save_screenshot(str(tmp_path / "page.png"))
+    browser.set_window_size(1400, 1000)
 
 
 def test_page_refinement_slider_with_a_warp_model(warp_server: str, browser) -> None:
@@ -294,21 +357,19 @@ def test_page_refinement_slider_with_a_warp_model(warp_server: str, browser) -> 
 
     wait = WebDriverWait(browser, 60)
     browser.get(warp_server + "/")
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".samples img[data-name='astronaut.jpg']")))
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".sample[data-name='astronaut.jpg']")))
+    browser.find_element(By.CSS_SELECTOR, "#options summary").click()
     assert browser.find_element(By.ID, "refinement-box").is_displayed()
     assert browser.find_element(By.ID, "refinement-value").text == "75"  # the server's own strength
-    browser.find_element(By.CSS_SELECTOR, ".samples img[data-name='astronaut.jpg']").click()
     Select(browser.find_element(By.ID, "expression")).select_by_value("surprise")
+    browser.find_element(By.CSS_SELECTOR, ".sample[data-name='astronaut.jpg']").click()
+    wait_for_result(wait, "surprise 4, detail painting 75%")
     faces = []
     for value in (0, 100):
         browser.execute_script(f"const s = document.getElementById('refinement'); s.value = {value}; "
                                "s.dispatchEvent(new Event('input'));")
         assert browser.find_element(By.ID, "refinement-value").text == str(value)
-        browser.execute_script("document.getElementById('result-image').removeAttribute('src');")
-        browser.find_element(By.ID, "translate").click()
-        wait.until(lambda d: (d.find_element(By.ID, "result-image").get_attribute("src") or "").startswith("data:"))
+        wait_for_result(wait, "surprise 4, detail painting 0%" if value == 0 else "surprise 4")
         assert not browser.find_element(By.ID, "error").is_displayed()
-        faces.append(browser.find_element(By.ID, "result-image").get_attribute("src"))
-        label = browser.find_element(By.ID, "result-label").text
-        assert label == ("surprise 4, refinement 0%" if value == 0 else "surprise 4")
+        faces.append(browser.find_element(By.ID, "after").get_attribute("src"))
     assert faces[0] != faces[1]

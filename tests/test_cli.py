@@ -38,6 +38,8 @@ def test_demo_translates_the_bundled_faces_with_the_built_in_model(tmp_path: Pat
         records = json.loads((tmp_path / f"{stem}_landmarks.json").read_text())
         assert len(records) == 25 and np.array(records[0]["faces"][0]["landmarks"]).shape == (68, 2)
     assert load_image(tmp_path / "astronaut_detected_landmarks.png").shape == (128, 128, 3)
+    strip = load_image(tmp_path / "astronaut_before_after.png")  # the whole 512 x 512 photo, before and 3 afters
+    assert strip.shape[1] > 4 * 384 and "before and after" in printed
     assert load_image(tmp_path / "overview.png").shape[0] > 8 * 128  # 4 faces x (translations, landmarks)
 
 

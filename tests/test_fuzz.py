@@ -125,13 +125,15 @@ FILENAMES = st.text(st.characters(whitelist_categories=("Ll", "Lu", "Nd"), white
     "detector": st.one_of(st.sampled_from(["", "hog", "auto"]), FIELD_TEXT),
     "sample": st.one_of(st.sampled_from(["synthetic_syn0002.png", "nobody.png"]), FIELD_TEXT),
     "refinement": st.one_of(st.sampled_from(["", "1", "0.5", "1.5", "-1"]), FIELD_TEXT),
+    "faces": st.one_of(st.sampled_from(["", "all", "largest", "0", "0,1", "7", "1,,2"]), FIELD_TEXT),
+    "photo": st.one_of(st.just(""), st.text(max_size=40)),
 }), file=st.one_of(st.none(), st.tuples(FILENAMES, st.one_of(st.sampled_from(SEEDS), st.binary(max_size=300)))))
 def test_web_form(server: str, fields: dict[str, str], file: tuple[str, bytes] | None) -> None:
     """Any form the page (or anyone) sends: 200 with a result, or a 4xx with one short error."""
     status, body = post(server + "/api/translate", fields, file)
     if status == 200:
-        assert "sheet" in body or body["image"].startswith("data:image/png")
+        assert "sheet" in body or body["image"].startswith(("data:image/png", "data:image/jpeg"))
         return
-    assert status in (400, 413, 422), (status, body)
+    assert status in (400, 410, 413, 422), (status, body)
     assert list(body) == ["error"] and isinstance(body["error"], str) and 0 < len(body["error"]) < 400
     assert "internal error" not in body["error"] and not MEMORY_ADDRESS.search(body["error"])

@@ -2,7 +2,8 @@
 
 For each bundled face (three synthetic subjects the model never saw, and one real photo that is
 detected and aligned with dlib first) it writes a sheet with the input, every expression at every
-intensity, and the generated landmarks; plus the detected landmarks of the photo.
+intensity, and the generated landmarks; plus the detected landmarks of the photo and the whole photo before and
+after (as ``landmarkgan translate`` returns it: the photo at its own size with the face changed).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from landmarkgan.cli import add_model_arguments
 
+PHOTO_EXPRESSIONS = ("happy", "sad", "surprise")  # the before/after strip of the bundled photo
 PHOTO_NOTE = (
     "note: the default model learned from synthetic faces only. On the real photo it moves the person's own mouth, "
     "lids and brows toward each expression, but tints the eyes and draws stripes where a mouth must open "
@@ -37,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from landmarkgan.app.server import bundled_samples
     from landmarkgan.data.images import save_image
     from landmarkgan.inference.pipeline import LandmarkGANPipeline
-    from landmarkgan.inference.sheets import make_sheet, translation_sheet
+    from landmarkgan.inference.sheets import make_sheet, photo_strip, translation_sheet
     from landmarkgan.landmarks.drawing import draw_landmarks
 
     out = Path(args.out)
@@ -60,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
             first = results[0]
             save_image(draw_landmarks(first.source, first.source_landmarks), out / f"{stem}_detected_landmarks.png")
             print(f"  dlib found the face and its 68 landmarks; aligned input -> {out / (stem + '_detected_landmarks.png')}")
+            shown = [r for r in results if r.expression in PHOTO_EXPRESSIONS and r.intensity == strongest]
+            strip = photo_strip([first.original, *[r.render_photo() for r in shown]], ["before", *[r.label for r in shown]])
+            path = save_image(strip, out / f"{stem}_before_after.png")
+            print(f"  the whole photo before and after -> {path}")
             print(f"  {PHOTO_NOTE}")
     level = f" (intensity {strongest})" if strongest else ""
     overview = save_image(make_sheet(overview_rows, ["input", *pipe.expressions], overview_labels, cell_size=128),

@@ -102,3 +102,24 @@ def photo_sheet(input_tile: np.ndarray, tiles: Sequence[tuple[object, np.ndarray
                               for e in expressions])
         labels.append(f"level {level}" if level else "output")
     return make_sheet(rows, ["", *expressions], labels, cell_size=input_tile.shape[0])
+
+
+def photo_strip(photos: Sequence[np.ndarray], labels: Sequence[str], height: int = 384) -> np.ndarray:
+    """Whole photos side by side, each scaled to ``height`` (aspect kept), each with its label above it."""
+    font = ImageFont.load_default(size=max(12, height // 20))
+    label_h = font.size + 2 * PAD
+    tiles = []
+    for photo in photos:
+        image = Image.fromarray(np.ascontiguousarray(photo))
+        width = max(1, round(image.width * height / image.height))
+        tiles.append(image.resize((width, height), Image.Resampling.BOX if image.height > height
+                                  else Image.Resampling.BICUBIC))
+    strip = Image.new("RGB", (sum(t.width for t in tiles) + PAD * (len(tiles) + 1), height + label_h + PAD),
+                      BACKGROUND)
+    draw = ImageDraw.Draw(strip)
+    x = PAD
+    for tile, text in zip(tiles, labels):
+        draw.text((x + (tile.width - font.getlength(text)) / 2, PAD), text, fill=TEXT, font=font)
+        strip.paste(tile, (x, label_h))
+        x += tile.width + PAD
+    return np.asarray(strip)
