@@ -47,8 +47,8 @@ def main() -> int:
         for where, reading in readings.items():
             hits[where] += bool(known) and reading.expression == known
             print(f"| {face.name} | {known} | {where} | " + " | ".join(cells(reading)) + " |")
-    print(f"\nread as their label, of the {len(KNOWN)} labelled portraits: on the photo {hits['photo']}, on the aligned "
-          f"crop {hits['aligned crop']}")
+    print(f"\nread as their label, of the {len(KNOWN)} labelled portraits: on the photo {hits['photo']}, "
+          f"on the aligned crop {hits['aligned crop']}")
     return 0
 
 

