@@ -2,7 +2,8 @@
 
     from landmarkgan import LandmarkGANPipeline
     pipe = LandmarkGANPipeline.from_pretrained()          # the built-in default model
-    result = pipe("photo.jpg", expression="happy")       # .image, .landmarks, .landmark_image
+    result = pipe("photo.jpg", expression="happy")       # .photo: the whole photo, its faces changed
+    result.faces                                          # each face: .image, .landmarks, .landmark_image
 """
 
 from __future__ import annotations

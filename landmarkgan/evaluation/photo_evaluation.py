@@ -30,14 +30,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from landmarkgan.data.images import is_image_file, load_image, save_image, shrink
+from landmarkgan.data.images import is_image_file, load_image, save_image
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.evaluation.identity_metrics import VERIFICATION_THRESHOLD, face_descriptors
 from landmarkgan.evaluation.photo_recognizer import LABELS, PhotoRecognizer, Reading
 from landmarkgan.evaluation.photo_sheet import Cell, contact_sheet
 from landmarkgan.expressions import BASIC_EXPRESSIONS
-from landmarkgan.inference.pipeline import DETECTION_SIDE, LandmarkGANPipeline
-from landmarkgan.landmarks.align import align_face
+from landmarkgan.inference.pipeline import LandmarkGANPipeline
 
 COPY, WARP, MODEL = "copy", "warp", "model"
 ROW_NAMES = {COPY: "copy the input (reference)", WARP: "warp only, refinement 0 (reference)"}
@@ -55,8 +54,8 @@ class PhotoFace:
 
 
 def photo_faces(folder: str | os.PathLike, pipe: LandmarkGANPipeline) -> tuple[list[PhotoFace], list[str]]:
-    """Every face dlib finds in the image files of ``folder``, aligned as :meth:`LandmarkGANPipeline.prepare` aligns
-    one, most confident first within a photo; and a note per photo without a face."""
+    """Every face dlib finds in the image files of ``folder`` (:meth:`LandmarkGANPipeline.find_faces`: aligned, left to
+    right within a photo); and a note per photo or face left out."""
     folder = Path(folder)
     if not folder.is_dir():
         raise LandmarkGANError(f"photo folder {folder} does not exist")
@@ -66,14 +65,14 @@ def photo_faces(folder: str | os.PathLike, pipe: LandmarkGANPipeline) -> tuple[l
                                "fetches a set of photos")
     faces, notes = [], []
     for file in files:
-        pixels = load_image(file)
-        small, scale = shrink(pixels, DETECTION_SIDE)
-        found = pipe.detector.detect(small)
-        if not found:
-            notes.append(f"no face found in {file.name}; left out")
-        for k, detection in enumerate(found):
-            aligned = align_face(pixels, (detection.landmarks + 0.5) / scale - 0.5, size=pipe.image_size)
-            faces.append(PhotoFace(file.name + (f" #{k + 1}" if k else ""), aligned.image, aligned.landmarks))
+        try:
+            found = pipe.find_faces(load_image(file), faces="all", what=file.name)
+        except LandmarkGANError as e:
+            notes.append(f"{str(e).split(';')[0]}; left out")  # "no face found in NAME" (or none large enough)
+            continue
+        notes += [f"{file.name}: {note}; left out" for note in found.skipped]
+        for k, face in enumerate(found.faces):
+            faces.append(PhotoFace(file.name + (f" #{k + 1}" if k else ""), face.face, face.landmarks))
     if not faces:
         raise LandmarkGANError(f"no face found in any photo of {folder}; use photos with clearly visible faces")
     return faces, notes

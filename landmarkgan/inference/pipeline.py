@@ -1,15 +1,19 @@
-"""The translation pipeline: one face photo in, the 68 target landmarks and the translated face out.
+"""The translation pipeline: a photo in; the same photo, at its own size, with its faces wearing another expression
+out, and each face's 68 target landmarks.
 
     from landmarkgan import LandmarkGANPipeline
     pipe = LandmarkGANPipeline.from_pretrained()            # the built-in default model
     result = pipe("me.jpg", expression="happy", intensity=3)
-    result.image            # the translated face, (S, S, 3) uint8
-    result.landmarks        # its 68 generated landmarks, (68, 2) pixels
-    result.landmark_image   # stage I's landmark image
+    result.photo            # the whole photo, its faces changed, (H, W, 3) uint8
+    result.faces            # each translated face, left to right, in the model's S x S frame:
+    result.image            #   the first face's translation, (S, S, 3) uint8
+    result.landmarks        #   its 68 generated landmarks, (68, 2) pixels of the frame
+    result.landmark_image   #   stage I's landmark image
 
-A photo is first aligned: dlib finds the face and its landmarks, and the face is rotated, scaled and
-cropped into the frame the model was trained in (see ``landmarkgan.landmarks.align``). An image that
-already is such a crop (a prepared or synthetic data set image, a tensor) skips that with ``align=False``.
+A photo's faces are found by dlib and each is aligned: rotated, scaled and cropped into the frame the model was
+trained in (see ``landmarkgan.landmarks.align``); the translated faces are pasted back into the photo
+(:mod:`landmarkgan.inference.photo`). An image that already is such a crop (a prepared or synthetic data set image,
+a tensor) skips that with ``align=False``.
 
 A model trained for one of the paper's other applications (``model.task``: colorize, inpaint, sketch)
 restores a face instead: give it a grey photo, a face with a hole (painted white, or a ``mask``) or a pencil
