@@ -122,6 +122,25 @@ def test_exif_rotated_photo_comes_back_upright_at_full_size(pipe: LandmarkGANPip
     assert np.abs(pixels.astype(int) - upright.astype(int))[:100].mean() < 4  # (and the picture that was taken)
 
 
+def test_a_png_stays_png_and_a_colour_profile_is_kept(pipe: LandmarkGANPipeline, tmp_path: Path) -> None:
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    photo = backdrop(500, 400, seed=4)
+    place(photo, FACE, 70, 100)
+    Image.fromarray(photo).save(tmp_path / "portrait.png", icc_profile=profile)
+    Image.fromarray(photo).save(tmp_path / "portrait.jpg", quality=95, icc_profile=profile)
+    assert main(["translate", str(tmp_path / "portrait.png"), str(tmp_path / "portrait.jpg"), "-e", "fear",
+                 "--detector", "hog", "-o", str(tmp_path / "out")]) == 0
+    for name in ("portrait_fear4.png", "portrait_fear4.jpg"):
+        with Image.open(tmp_path / "out" / name) as written:
+            assert written.format == ("PNG" if name.endswith(".png") else "JPEG") and written.size == (400, 500)
+            assert written.info.get("icc_profile") == profile
+    lossless = load_image(tmp_path / "out" / "portrait_fear4.png")
+    box = json.loads((tmp_path / "out" / "portrait_fear4.json").read_text())["faces"][0]["box"]
+    assert np.array_equal(lossless[outside(box, photo.shape)], photo[outside(box, photo.shape)])
+
+
 def test_a_face_at_the_border_of_the_photo(pipe: LandmarkGANPipeline) -> None:
     photo = np.ascontiguousarray(ASTRONAUT[:, 150:])  # the head touches the left edge
     result = pipe(photo, "happy")
