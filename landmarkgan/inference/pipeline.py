@@ -142,8 +142,8 @@ class PhotoTranslation:
     def __getattr__(self, name: str):
         # the first face's fields: image, landmarks, landmark_image, source, source_landmarks, matrix, box, label,
         # overlay, expression, intensity
-        if name in _FACE_FIELDS:
-            return getattr(self.faces[0], name)
+        if name in _FACE_FIELDS and "faces" in self.__dict__:  # (not while copy or pickle builds the object)
+            return getattr(self.__dict__["faces"][0], name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def to_json(self) -> dict:
