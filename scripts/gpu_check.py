@@ -14,7 +14,8 @@ a time limit, all of them within --budget seconds:
   of the steps below that of the first third). Images/s are timed between device synchronisations over the steps
   after the first third (compilation happens in that first third); peak memory is torch.cuda.max_memory_allocated
   on a GPU, the check's peak resident set on the CPU;
-* default-recipe: configs/default_model.yaml, the built-in model's recipe (128 x 128, warp generator, batch 8);
+* default-recipe: configs/default_model.yaml, the built-in model's recipe (128 x 128, warp generator, batch 8; its
+  learning rate kept constant, as its decay spans 5000 steps);
 * resume: a run stopped half way and resumed on the device ends bit for bit where a straight run ends (weights and
   logged losses, with torch's deterministic algorithms on, and without the identity loss, whose resize has no
   deterministic CUDA backward); its checkpoint then loads on the CPU and trains a step more there;
@@ -27,9 +28,10 @@ a time limit, all of them within --budget seconds:
 
 The report ends the output: a table ready for docs/performance.md, then the benchmark's tables. The exit status is
 0 when every check passed, 1 when any failed (each failure is recorded and the other checks still run), and 2 when
-the device asked for is not there (said before any work). --tiny takes configs/tiny.yaml's model sizes (32 x 32,
-narrow networks), 12 steps and one CPU thread per process, and leaves torch.compile out: compiling takes minutes on
-a CPU.
+the checks cannot run here (said before any work): no GPU for --device cuda, or no dlib face-recognition network
+for the paper recipe's identity loss. --tiny takes configs/tiny.yaml's model sizes (32 x 32, narrow networks) and 12
+steps; on a CPU it runs two checks at a time with one thread each, and leaves torch.compile out (compiling takes
+minutes on a CPU).
 """
 
 from __future__ import annotations
@@ -497,7 +499,7 @@ def cpu_name() -> str:
 
 def report(rows: list[Row], plan: Plan, command: str, seconds: float) -> str:
     """The markdown for docs/performance.md: what ran where, the table, the benchmark's output."""
-    name = next((r.device_name for r in rows if r.device_name), "") if plan.device == "cuda" else cpu_name()
+    name = next((r.device_name for r in rows if r.device_name), "cuda") if plan.device == "cuda" else cpu_name()
     revision = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     at = f" at {revision.stdout.strip()}" if revision.returncode == 0 else ""
     cuda = f", CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}" if plan.device == "cuda" else ""
