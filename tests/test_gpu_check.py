@@ -23,7 +23,7 @@ CPU_CHECKS = ("paper-fp32", "paper-bf16", "paper-fp16", "paper-channels_last", "
 
 def gpu_check(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     environment = {**os.environ, "PYTHON": sys.executable, **(env or {})}
-    return subprocess.run(["bash", str(SCRIPTS / "gpu_check.sh"), *args], capture_output=True, text=True, timeout=900,
+    return subprocess.run(["bash", str(SCRIPTS / "gpu_check.sh"), *args], capture_output=True, text=True, timeout=1500,
                           env=environment)
 
 
@@ -35,7 +35,9 @@ def table(report: str) -> dict[str, list[str]]:
 
 @pytest.mark.slow
 def test_the_tiny_cpu_mode_passes_every_check_and_ends_with_the_table(tmp_path: Path) -> None:
-    result = gpu_check("--device", "cpu", "--tiny", "--work", str(tmp_path / "work"), "--report", str(tmp_path / "r.md"))
+    # the budget is the GPU lease's; here only the checks' own limits apply (a busy machine takes longer)
+    result = gpu_check("--device", "cpu", "--tiny", "--budget", "1200", "--work", str(tmp_path / "work"),
+                       "--report", str(tmp_path / "r.md"))
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
     report = (tmp_path / "r.md").read_text()
     assert report.rstrip() in result.stdout and result.stdout.rstrip().endswith("gpu_check: every check passed")
