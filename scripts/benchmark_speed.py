@@ -35,6 +35,8 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from landmarkgan.data.synthetic import synthesize_dataset
+from landmarkgan.devices import resolve_device
+from landmarkgan.errors import LandmarkGANError
 from landmarkgan.inference.export import Translator, example_inputs
 from landmarkgan.models.networks import GANLoss, NLayerDiscriminator, UnetGenerator, init_weights
 from landmarkgan.training.config import Config
@@ -233,7 +235,10 @@ def exported(translator, reference, fmt: str, x: torch.Tensor, labels: torch.Ten
         torch.onnx.export(translator.cpu(), (cpu_x, cpu_labels), folder / "t.onnx", dynamo=False)
         torch.onnx.export(reference.cpu(), (cpu_x,), folder / "r.onnx", dynamo=False)
         translator.to(device), reference.to(device)
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.type == "cuda" else ["CPUExecutionProvider"]
+        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
+                     if p in onnxruntime.get_available_providers() and (device.type == "cuda" or p.startswith("CPU"))]
+        if device.type == "cuda" and providers[0] != "CUDAExecutionProvider":
+            print("  (onnx: this onnxruntime has no CUDAExecutionProvider; the ONNX rows run on the CPU)")
         session = onnxruntime.InferenceSession(str(folder / "t.onnx"), providers=providers)
         session_ref = onnxruntime.InferenceSession(str(folder / "r.onnx"), providers=providers)
         feeds = {i.name: v for i, v in zip(session.get_inputs(), (cpu_x.numpy(), cpu_labels.numpy()))}
@@ -263,7 +268,7 @@ def print_rows(title: str, rows: list[dict], per: str, peak: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("--sizes", nargs="+", default=["paper", "demo"], choices=list(SIZES))
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     parser.add_argument("--exports", nargs="*", default=list(EXPORTS), choices=list(EXPORTS))
@@ -274,10 +279,14 @@ def main() -> None:
                         help="the device's theoretical FP32 peak (default: measured matmul peak only)")
     parser.add_argument("--profile", action="store_true", help="print the top operators of a training iteration")
     args = parser.parse_args()
-    device = torch.device(args.device)
+    try:
+        device = resolve_device(args.device)
+    except LandmarkGANError as e:
+        parser.error(str(e))
     measured = matmul_peak(device)
     peak = args.peak_gflops or measured
-    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads; float32 matmul reaches "
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
+    print(f"device {device} ({where}), torch {torch.__version__}; float32 matmul reaches "
           f"{measured:.0f} GFLOP/s" + (f" of a theoretical {args.peak_gflops:.0f}" if args.peak_gflops else "")
           + "; '% peak' is against " + ("the theoretical peak" if args.peak_gflops else "that matmul"))
     with tempfile.TemporaryDirectory() as tmp:

@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
+
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
 
@@ -21,6 +24,14 @@ def test_speed_benchmark_prints_every_mode_and_the_pix2pix_reference() -> None:
     for mode in ("eager", "channels_last", "bf16", "torchscript", "onnx"):
         assert f"  {mode} " in out, mode
     assert "img/s" in out and "ms/img" in out and "pix2pix" in out
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="refuses CUDA only where there is none")
+def test_speed_benchmark_refuses_cuda_without_a_gpu() -> None:
+    result = subprocess.run([sys.executable, str(SCRIPTS / "benchmark_speed.py"), "--device", "cuda"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "--device asks for CUDA but no GPU is visible" in result.stderr
+    assert result.stdout == ""  # refused before measuring anything
 
 
 def test_server_benchmark_prints_latencies_and_memory() -> None:

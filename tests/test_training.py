@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+from torch.nn.parallel import DistributedDataParallel
 
 from landmarkgan.cli import main
 from landmarkgan.data.images import load_image
@@ -24,6 +25,7 @@ from landmarkgan.errors import LandmarkGANError
 from landmarkgan.inference.loading import load_model
 from landmarkgan.models.config import ModelConfig
 from landmarkgan.models.landmarkgan import LandmarkGAN
+from landmarkgan.training import distributed
 from landmarkgan.training.checkpoint import latest_checkpoint, load_checkpoint, load_ema
 from landmarkgan.training.config import Config
 from landmarkgan.training.ema import WeightAverage
@@ -402,6 +404,30 @@ def test_two_process_ddp_keeps_ranks_identical(data: Path, tmp_path: Path) -> No
              and not torch.equal(r0[k], r0[f"before.{k}"])]
     assert moved, "training changed no weight"
     assert latest_checkpoint(tmp_path / "run").name == "step_00000004"  # rank 0 wrote the checkpoint
+
+
+def test_one_process_under_torchrun_still_runs_ddp(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """torchrun --nproc_per_node=1 (a machine with one GPU) sets WORLD_SIZE=1: the process group and DDP are used all
+    the same, so one GPU runs the NCCL path; the CLI leaves the process group when training ends."""
+    environment = {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1",
+                   "MASTER_PORT": str(free_port())}
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "run"
+    trainer = Trainer(tiny(data, out, "train.max_steps=2", "model.identity_loss=false", "train.device=cpu"),
+                      progress_bar=False)
+    try:
+        assert trainer.dist.enabled and trainer.dist.world_size == 1
+        assert torch.distributed.get_backend() == "gloo"
+        assert all(isinstance(step, DistributedDataParallel) for step in trainer.steps.values())
+    finally:
+        distributed.shutdown(trainer.dist)
+    assert not torch.distributed.is_initialized()
+    config = tmp_path / "config.yaml"
+    tiny(data, out, "model.identity_loss=false").save(config)
+    assert main(["train", "--config", str(config), "--max-steps", "2", "--device", "cpu"]) == 0
+    assert not torch.distributed.is_initialized()
+    assert latest_checkpoint(out).name == "step_00000002"
 
 
 def test_bad_training_set_ups_are_named(data: Path, tmp_path: Path) -> None:

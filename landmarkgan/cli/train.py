@@ -31,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from landmarkgan.training import distributed
     from landmarkgan.training.config import Config
     from landmarkgan.training.trainer import Trainer
 
@@ -54,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
         config = Config.load(args.config) if args.config else Config()
     config = config.with_overrides(overrides)
     trainer = Trainer(config, resume=args.resume)
-    progress = trainer.train()
+    try:
+        progress = trainer.train()
+    finally:
+        distributed.shutdown(trainer.dist)
     if trainer.stopped_early:
         raise TrainingStopped(f"stopped at step {progress.step}, its checkpoint saved; continue with: "
                               f"landmarkgan train --out {config.train.out} --resume")

@@ -10,6 +10,7 @@ graph can be used without this package.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import warnings
@@ -61,10 +62,12 @@ def export_model(model: LandmarkGAN, path: str | os.PathLike, fmt: str = "torchs
                  refinement: float = 1.0) -> tuple[Path, float]:
     """Export ``model`` to ``path`` (plus ``path.json``) with its refinement strength fixed at ``refinement``;
     returns the path and the largest difference from eager PyTorch on a check batch (of another size than the
-    traced one)."""
+    traced one). The export is traced on the CPU: a model on a GPU is copied there and stays where it is."""
     if fmt not in FORMATS:
         raise LandmarkGANError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
-    translator = Translator(model.cpu().eval(), refinement).eval()
+    if next(model.parameters()).device.type != "cpu":
+        model = copy.deepcopy(model).cpu()
+    translator = Translator(model.eval(), refinement).eval()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     inputs = example_inputs(model, batch=2)

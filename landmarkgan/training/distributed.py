@@ -1,7 +1,8 @@
 """Multi-GPU / multi-node training with PyTorch DistributedDataParallel, launched by ``torchrun``.
 
 ``torchrun --nproc_per_node=N -m landmarkgan train ...`` sets RANK, WORLD_SIZE and LOCAL_RANK;
-without them training runs in a single process. NCCL is used on CUDA, gloo on CPU.
+without them training runs in a single process. Under torchrun the process group and DDP are used
+whatever N is, 1 included (so one GPU runs the NCCL path too). NCCL is used on CUDA, gloo on CPU.
 """
 
 from __future__ import annotations
@@ -18,24 +19,21 @@ class DistInfo:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    enabled: bool = False  # launched by torchrun: a process group and DDP, even for one process
 
     @property
     def is_main(self) -> bool:
         return self.rank == 0
 
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
 
 def init_distributed(device_type: str) -> DistInfo:
-    """Join the process group torchrun describes in the environment (no-op for one process)."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size <= 1:
+    """Join the process group torchrun describes in the environment (no-op without torchrun)."""
+    if "WORLD_SIZE" not in os.environ:
         return DistInfo()
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
-    return DistInfo(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=int(os.environ.get("LOCAL_RANK", "0")))
+    return DistInfo(rank=dist.get_rank(), world_size=dist.get_world_size(),
+                    local_rank=int(os.environ.get("LOCAL_RANK", "0")), enabled=True)
 
 
 def all_finite(value: torch.Tensor, info: DistInfo) -> bool:

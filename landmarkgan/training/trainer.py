@@ -110,7 +110,11 @@ class Trainer:
             raise LandmarkGANError("no training data: pass --data DIR (a folder with manifest.jsonl)")
         self.run_dir = Path(tc.out)
         self.device = resolve_device(tc.device, int(os.environ.get("LOCAL_RANK", "0")), option="train.device")
+        if self.device.type == "cuda":  # NCCL's barrier, pinned memory and compiled kernels use the current GPU
+            torch.cuda.set_device(self.device)
         self.dist = distributed.init_distributed(self.device.type)
+        if self.dist.enabled and self.dist.is_main:
+            log.info("distributed: %d process(es), backend %s", self.dist.world_size, torch.distributed.get_backend())
         self.progress_bar = progress_bar and self.dist.is_main
         torch.manual_seed(tc.seed)
 
