@@ -101,8 +101,8 @@ def weights_of(run: Path) -> dict[str, torch.Tensor]:
     return load_file(latest_checkpoint(run) / "model.safetensors")
 
 
-@pytest.mark.parametrize("generator", [(), (*WARP, "model.teacher_forcing=0.5", "model.lambda_cls=1", "train.ema=0.9",
-                                       "model.lambda_mouth_cls=1", "train.stage1_jitter=0.1", "model.refinement_region=features",
+@pytest.mark.parametrize("generator", [(), (*WARP, "model.lambda_cls=1", "train.ema=0.9",
+                                       "train.stage1_jitter=0.1", "model.refinement_region=features",
                                        "model.refinement_head=4", "train.photometric=0.5")],
                          ids=["unet", "warp-with-classifier-and-weight-average"])
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(data: Path, tmp_path: Path, generator: tuple) -> None:
