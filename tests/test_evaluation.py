@@ -328,6 +328,30 @@ def test_cli_benchmark_trains_evaluates_and_reuses_runs(data: Path, tmp_path: Pa
     assert "unknown benchmark variant" in capsys.readouterr().err
 
 
+def test_the_default_benchmark_is_the_baselines_table_i_and_the_built_in_recipe(capsys: pytest.CaptureFixture) -> None:
+    """Unless told otherwise the benchmark trains the two baselines, LandmarkGAN and its eight Table I ablations, and
+    the built-in model's recipe (configs/default_model.yaml's switches at the benchmark's size and schedule); its help
+    says so, names the other variants, and its --config help names no file that does not exist."""
+    from landmarkgan.cli.benchmark import BENCHMARK_DEFAULTS
+    from landmarkgan.evaluation.benchmark import DEFAULT_VARIANTS, VARIANTS
+    from landmarkgan.training.config import Config
+
+    assert DEFAULT_VARIANTS == ["pix2pix", "c2gan", "landmarkgan", "no-dual-d", "no-identity", "no-landmark-loss", "l1",
+                                "l2", "labels-gl", "labels-ge", "no-soft-crops", "default-model"]
+    with pytest.raises(SystemExit):
+        main(["benchmark", "--help"])
+    text = "".join(capsys.readouterr().out.split())  # argparse wraps the lines, at hyphens too
+    assert "Bydefaultittrainsandevaluates" + ",".join(DEFAULT_VARIANTS) + ":" in text
+    assert "for3000steps" in text and "warp-head=warp-and-refinewithafull-resolutionhead" in text
+    assert "yaml's" not in text
+    recipe = Config.from_dict(BENCHMARK_DEFAULTS).with_overrides(VARIANTS["default-model"][1])
+    shipped = Config.load(Path(__file__).resolve().parent.parent / "configs" / "default_model.yaml")
+    size = {"image_size": recipe.model.image_size}
+    assert recipe.model.to_dict() == shipped.model.to_dict() | size
+    for key in ("batch_size", "ema", "stage1_jitter", "photometric"):
+        assert getattr(recipe.train, key) == getattr(shipped.train, key), key
+
+
 def test_a_benchmark_stopped_in_training_scores_nothing_and_continues(
     data: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
