@@ -134,6 +134,12 @@ class Config:
             raise LandmarkGANError(f"config file {path} must hold a mapping with 'model' and 'train' sections")
         return cls.from_dict(d)
 
+    def changes_to(self, other: "Config") -> dict[str, tuple[object, object]]:
+        """The options whose values differ in ``other``: ``"section.key" -> (this value, other's value)``."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return {f"{section}.{key}": (value, theirs[section][key]) for section, options in mine.items()
+                for key, value in options.items() if theirs[section][key] != value}
+
     def with_overrides(self, overrides: list[str]) -> "Config":
         """Apply ``section.key=value`` overrides; values are parsed as YAML scalars."""
         d = self.to_dict()
