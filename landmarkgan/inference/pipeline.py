@@ -75,6 +75,12 @@ class Translation:
     def label(self) -> str:
         return f"{self.expression} {self.intensity}" if self.intensity else self.expression
 
+    def __repr__(self) -> str:
+        size = self.image.shape[0]
+        source = "aligned from a photo" if self.matrix is not None else "given in the model's frame"
+        return (f"Translation({self.label}, {size}x{size} face, {len(self.landmarks)} landmarks, source {source}; "
+                ".image, .landmarks, .landmark_image, .source)")
+
     def overlay(self) -> np.ndarray:
         """The translated face with its generated landmarks drawn over it."""
         return draw_landmarks(self.image, self.landmarks)
@@ -187,7 +193,7 @@ class LandmarkGANPipeline:
 
     def check_label(self, expression: str, intensity: int | None) -> tuple[str, int]:
         """Canonical (expression, intensity) for this model, or an error naming what it accepts."""
-        name = canonical_expression(expression)
+        name = canonical_expression(expression, self.expressions)
         if name not in self.expressions:
             raise LandmarkGANError(f"this model does not know {name!r}; it knows {', '.join(self.expressions)}")
         if intensity is not None and (isinstance(intensity, bool) or not isinstance(intensity, numbers.Integral)):
@@ -283,9 +289,10 @@ class LandmarkGANPipeline:
         return [Translation(e, i, images[k], points[k], landmark_images[k], np.asarray(faces[k]))
                 for k, (e, i) in enumerate(checked)]
 
-    def __call__(self, image: ImageInput, expression: str = "happy", intensity: int | None = None,
+    def __call__(self, image: ImageInput, expression: str, intensity: int | None = None,
                  align: bool = True) -> Translation:
-        """Translate one face to ``expression`` (at ``intensity`` 1..4 when the model controls it)."""
+        """Translate one face to ``expression``, one of :attr:`expressions` (at ``intensity`` 1..4 when the model
+        controls it; the strongest when not given)."""
         self._require_expression_model()
         label = self.check_label(expression, intensity)
         face = self.prepare(image, align)
