@@ -165,21 +165,32 @@ class _ByBrightness(torch.nn.Module):
 
 
 def test_expression_accuracy_on_changed_pairs_is_its_own_number(data: Path) -> None:
-    from landmarkgan.evaluation.evaluate import _Scorer
+    """Scored and reported by hand-made records: the accuracy over all pairs, over the pairs whose expression changes,
+    per asked expression, and what each face was read as in pairs.csv."""
+    from landmarkgan.evaluation.collect import CollectedBatch, PairRecord
+    from landmarkgan.evaluation.evaluate import report
+    from landmarkgan.evaluation.scoring import Scorer
 
     dataset = ExpressionPairDataset(data, "test", SIZE, pairs="sample", num_pairs=4)
     labels, changed = [1, 2, 3, 4], [True, False, True, True]
+    records = [PairRecord("s.png", "t.png", int(dataset.pairs[k, 1]), "A", dataset.expressions[label], label, change)
+               for k, (label, change) in enumerate(zip(labels, changed))]
     faces = [np.full((SIZE, SIZE, 3), round((c / 5) * 127.5), np.uint8) for c in (1, 2, 0, 0)]  # classes 1, 2, 0, 0
     targets = [np.zeros((SIZE, SIZE, 3), np.uint8)] * 4
-    scorer = _Scorer(targets, [None] * 4, labels, changed, SIZE, dataset, _ByBrightness(), False, False, "cpu", False)
-    pairs: list[dict] = [{} for _ in range(4)]
-    metrics = scorer.score(faces, {}, pairs, row="warp")
-    assert metrics["expression_accuracy"] == pytest.approx(2 / 4)  # pairs 0 and 1 are right
-    assert metrics["expression_accuracy_changed"] == pytest.approx(1 / 3)  # of the changed pairs 0, 2, 3: pair 0
+    scorer = Scorer(dataset.expressions, {"bright": _ByBrightness()}, identity=False, perceptual=False,
+                    device=torch.device("cpu"))
+    scorer.add(CollectedBatch(records, targets, targets, {"model": targets, "warp": faces}, np.zeros((4, 68, 2)),
+                              [None] * 4, [None] * 4))
+    result = report(records, scorer, dataset, "bright")
+    warp = result.references["warp"]
+    assert warp["expression_accuracy"] == pytest.approx(2 / 4)  # pairs 0 and 1 are right
+    assert warp["expression_accuracy_changed"] == pytest.approx(1 / 3)  # of the changed pairs 0, 2, 3: pair 0
+    assert result.metrics["expression_accuracy"] == 0  # the black faces are read as neutral, never asked
     # per asked expression: happy and sad were rendered, angry and surprise were not; unasked ones are left out
-    assert scorer.by_expression["warp"] == {"happy": 1.0, "sad": 1.0, "angry": 0.0, "surprise": 0.0}
-    assert [p["recognised_as"] for p in pairs] == ["happy", "sad", "neutral", "neutral"]
-    table = Evaluation({}, by_expression=scorer.by_expression).by_expression_table().splitlines()
+    assert result.by_expression["warp"] == {"happy": 1.0, "sad": 1.0, "angry": 0.0, "surprise": 0.0}
+    assert [r.recognised["warp"]["bright"] for r in records] == [1, 2, 0, 0]
+    assert [p["recognised_as"] for p in result.pairs] == ["neutral"] * 4  # pairs.csv holds the model's row
+    table = result.by_expression_table().splitlines()
     assert table[1].startswith("| expression accuracy by asked expression | happy | sad | angry | surprise |")
     assert table[3] == "| warp only, no refinement (reference) | 1.000 | 1.000 | 0.000 | 0.000 |"
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from landmarkgan.data.images import save_image
 from landmarkgan.errors import LandmarkGANError, TrainingStopped
-from landmarkgan.evaluation.evaluate import REFERENCES, Evaluation, by_expression_table, evaluate, markdown_table
+from landmarkgan.evaluation.evaluate import evaluate
+from landmarkgan.evaluation.report import REFERENCES, Evaluation, by_expression_table, markdown_table
 from landmarkgan.inference.sheets import make_sheet
 from landmarkgan.training.checkpoint import latest_checkpoint, load_checkpoint
 from landmarkgan.training.config import Config
