@@ -98,6 +98,33 @@ def test_evaluate_computes_the_papers_metrics_pair_by_pair(data: Path, classifie
         Evaluation.read(out_dir)
 
 
+def test_evaluate_lets_go_of_each_batch_of_faces_once_it_is_scored(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory does not grow with the number of pairs: while evaluate scores a batch, no face of the batches before the
+    last one is alive any more (only those of the first pairs, which the comparison sheet shows)."""
+    import gc
+    import weakref
+
+    from landmarkgan.evaluation import evaluate as module
+    from landmarkgan.evaluation.collect import SHEET_PAIRS
+
+    collect = module.collect
+    seen: list[list[weakref.ref]] = []  # per batch, its faces
+
+    def watched(*args, **kwargs):
+        for index, batch in enumerate(collect(*args, **kwargs)):
+            gc.collect()
+            assert all(ref() is None for refs in seen[:-1] for ref in refs), "an earlier batch's faces are kept"
+            faces = [*batch.sources, *batch.targets, *[face for row in batch.faces.values() for face in row]]
+            seen.append([] if index == 0 else [weakref.ref(face) for face in faces])  # batch 0: the sheet's pairs
+            yield batch
+
+    monkeypatch.setattr(module, "collect", watched)
+    model = tiny_model(generator="warp", stage2_landmark_image="drawn").eval()
+    result = evaluate(model, data, num_pairs=40, batch_size=SHEET_PAIRS, identity=False, perceptual=False,
+                      progress=False)
+    assert len(seen) == 5 and len(result.pairs) == 40 and len(result.examples["output"]) == SHEET_PAIRS
+
+
 def test_reference_rows_score_doing_nothing_on_the_same_pairs(data: Path, tmp_path: Path) -> None:
     model = tiny_model(generator="warp", stage2_landmark_image="drawn").eval()
     result = evaluate(model, data, num_pairs=6, identity=False, perceptual=False, progress=False)
