@@ -43,7 +43,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "warp": ("LandmarkGAN + warp-and-refine stage II (ours)", WARP),
     "warp-head": ("warp-and-refine with a full-resolution head on the refinement U-Net",
                   [*WARP, "model.refinement_head=16"]),
-    "warp-region": ("warp-and-refine, refinement near the facial features only", [*WARP, "model.refinement_region=features"]),
+    "warp-region": ("warp-and-refine, refinement near the facial features only",
+                    [*WARP, "model.refinement_region=features"]),
 }
 # what `landmarkgan benchmark` trains unless told: the baselines, the paper's Table I and the built-in model's recipe
 DEFAULT_VARIANTS = list(VARIANTS)[: list(VARIANTS).index("default-model") + 1]
@@ -66,8 +67,8 @@ def run_benchmark(
     progress: bool = True,
     classifier_file: str | os.PathLike | None = None,
 ) -> dict[str, Evaluation]:
-    """Train (or reuse) and evaluate ``variants`` (keys of :data:`VARIANTS`; default :data:`DEFAULT_VARIANTS`); write ``benchmark.md``, ``benchmark.json`` and
-    ``benchmark.png`` into ``out``. ``base.train.data`` is the data folder, ``base.train.max_steps`` the budget,
+    """Train (or reuse) and evaluate ``variants`` (keys of :data:`VARIANTS`; default :data:`DEFAULT_VARIANTS`);
+    write ``benchmark.md``, ``benchmark.json`` and ``benchmark.png`` into ``out``. ``base.train.data`` is the data folder, ``base.train.max_steps`` the budget,
     ``base.model.task`` the task. The expression classifier is read from ``classifier_file`` (default
     ``out/`` :func:`classifier_name`), or trained (with ``classifier_seed``) and saved there when it does not
     exist."""

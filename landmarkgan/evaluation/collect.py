@@ -47,7 +47,8 @@ class PairRecord:
     recognised: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def csv_row(self, expressions: tuple[str, ...], classifier: str | None) -> dict[str, float | str]:
-        """The model's values for ``pairs.csv``: the pair, its metrics, what ``classifier`` read, its landmark errors."""
+        """The model's values for ``pairs.csv``: the pair, its metrics, what ``classifier`` read, its landmark
+        errors."""
         row: dict[str, float | str] = {"source": self.source, "target": self.target, "expression": self.expression,
                                        **self.scores.get("model", {})}
         if classifier is not None and classifier in self.recognised.get("model", {}):
