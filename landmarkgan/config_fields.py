@@ -88,7 +88,7 @@ def drop_retired(options: dict[str, Any], retired: dict[str, Any], section: str)
     for name, no_op in retired.items():
         if name in kept and kept.pop(name) != no_op:
             raise LandmarkGANError(
-                f"{section}.{name}={options[name]!r}: this option was removed from landmarkgan (docs/experiments.md "
-                f"says what it did and why it went), so a config, run or model made with it cannot be used; "
-                f"remove {section}.{name} from the config to train without it")
+                f"{section}.{name}={options[name]!r}: landmarkgan no longer has this option, so a config, run or model "
+                f"made with it switched on cannot be used; remove {section}.{name} from the config to train without it "
+                "(docs/experiments.md has the experiments that were removed)")
     return kept

@@ -139,7 +139,7 @@ def test_saved_configs_with_removed_options_load_only_where_those_did_nothing() 
     dropped on loading; switched on, the config is refused with a message naming the option."""
     old = {**SMALL, "cls_shift": 0.0, "lambda_mouth_cls": 0.0, "mouth_cls_size": 32, "teacher_forcing": 0.0}
     assert ModelConfig.from_dict(old) == ModelConfig.from_dict(SMALL)
-    with pytest.raises(LandmarkGANError, match=r"model.teacher_forcing=0.5: this option was removed"):
+    with pytest.raises(LandmarkGANError, match=r"model.teacher_forcing=0.5: landmarkgan no longer has this option"):
         ModelConfig.from_dict({**old, "teacher_forcing": 0.5})
 
 

@@ -48,7 +48,7 @@ def test_a_run_config_of_an_earlier_version_loads_without_its_removed_options(tm
     saved["train"]["image_size"] = None
     assert Config.from_dict(saved).to_dict() == Config().to_dict()
     saved["train"]["image_size"] = 128
-    with pytest.raises(LandmarkGANError, match="train.image_size=128: this option was removed"):
+    with pytest.raises(LandmarkGANError, match="train.image_size=128: landmarkgan no longer has this option"):
         Config.from_dict(saved)
 
 
