@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from landmarkgan.config_fields import check_fields, check_finite, drop_retired, field_defaults, field_names
+from landmarkgan.config_fields import check_fields, check_finite, field_defaults, field_names
 from landmarkgan.data.degradations import TASKS
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.expressions import BASIC_EXPRESSIONS, canonical_expression
@@ -30,9 +30,6 @@ STAGE2_LANDMARK_IMAGES = ("decoded", "drawn")
 REFINEMENT_REGIONS = ("image", "features")
 # the warp generator's own options: they do nothing for the paper's generator
 WARP_OPTIONS = ("lambda_mask", "lambda_colour", "lambda_change", "colour_residual", "refinement_head", "refinement_region")
-# options of earlier versions, each with the value that made it do nothing (docs/experiments.md has what they were):
-# saved configs that hold them at that value still load
-RETIRED = {"cls_shift": 0.0, "lambda_mouth_cls": 0.0, "mouth_cls_size": 32, "teacher_forcing": 0.0}
 
 
 @dataclass
@@ -266,10 +263,11 @@ class ModelConfig:
         """Build from a mapping (e.g. a YAML ``model`` section); unknown keys are an error."""
         if not isinstance(d, dict):
             raise LandmarkGANError(f"the model config must be a mapping of options, got {type(d).__name__}")
-        d = drop_retired(d, RETIRED, "model")
         unknown = sorted(set(d) - set(field_names(cls)))
         if unknown:
-            raise LandmarkGANError(f"unknown model option(s) {unknown}; known: {sorted(field_names(cls))}")
+            raise LandmarkGANError(
+                f"unknown model option(s) {unknown}; known: {sorted(field_names(cls))}. A config saved by an earlier "
+                "version may hold options since removed (docs/experiments.md): where they were off, delete them")
         return cls(**d)
 
 
