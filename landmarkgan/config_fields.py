@@ -74,3 +74,21 @@ def check_finite(value: float, where: str, minimum: float = 0.0) -> None:
 
 def field_names(cls: type) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]
+
+
+def field_defaults(cls: type) -> dict[str, Any]:
+    """Each field's default value (fields with a default factory, such as lists, are left out)."""
+    return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+
+
+def drop_retired(options: dict[str, Any], retired: dict[str, Any], section: str) -> dict[str, Any]:
+    """``options`` without the ones an earlier version had and this one removed, each of which may be left in a
+    saved config only at the value that made it do nothing; a retired option that was switched on is refused."""
+    kept = dict(options)
+    for name, no_op in retired.items():
+        if name in kept and kept.pop(name) != no_op:
+            raise LandmarkGANError(
+                f"{section}.{name}={options[name]!r}: landmarkgan no longer has this option, so a config, run or model "
+                f"made with it switched on cannot be used; remove {section}.{name} from the config to train without it "
+                "(docs/experiments.md has the experiments that were removed)")
+    return kept

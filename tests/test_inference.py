@@ -96,8 +96,10 @@ def test_labels_and_their_checks(pipe: LandmarkGANPipeline) -> None:
     assert len(pipe.labels()) == 1 + 6 * 4 and pipe.labels()[0] == ("neutral", 0)
     assert pipe.check_label("Happiness", None) == ("happy", 4)
     assert pipe.check_label("SU", 2) == ("surprise", 2)
-    with pytest.raises(LandmarkGANError, match="unknown expression 'bored'"):
+    with pytest.raises(LandmarkGANError, match="unknown expression 'bored'") as error:
         pipe.check_label("bored", None)
+    assert str(error.value).endswith("use one of: " + ", ".join(pipe.expressions))  # what this model knows only
+    assert "contempt" not in str(error.value)
     with pytest.raises(LandmarkGANError, match="does not know 'contempt'"):
         pipe.check_label("contempt", None)
     with pytest.raises(LandmarkGANError, match="intensity must be one of"):
@@ -118,6 +120,18 @@ def test_photo_is_detected_aligned_and_translated(pipe: LandmarkGANPipeline) -> 
     assert ((in_photo > [150, 50]) & (in_photo < [300, 230])).all()  # back on the astronaut's face
     assert np.allclose(in_photo, np.array(result.faces[0].to_json()["landmarks_in_photo"]), atol=0.01)
     assert result.overlay().shape == (SIZE, SIZE, 3)
+
+
+def test_a_translation_needs_its_expression_and_prints_in_one_line(pipe: LandmarkGANPipeline) -> None:
+    """pipe(image) without an expression is an error, not a silent default; a Translation's repr names what it holds
+    instead of printing its pixel arrays."""
+    face, _ = render_face(sample_identity(np.random.default_rng(3)), "neutral", 0, SIZE)
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'expression'"):
+        pipe(face, align=False)
+    shown = repr(pipe(face, "sad", 2, align=False))
+    assert shown == (f"Translation(sad 2, {SIZE}x{SIZE} face, 68 landmarks, source given in the model's frame; "
+                     ".image, .landmarks, .landmark_image, .source)")
+    assert "aligned from a photo" in repr(pipe(ASTRONAUT, "happy"))
 
 
 def test_inputs_of_every_kind_agree(pipe: LandmarkGANPipeline, tmp_path: Path) -> None:

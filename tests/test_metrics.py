@@ -15,6 +15,7 @@ from safetensors.torch import save_file
 
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.evaluation.inception import (
+    RunningStatistics,
     feature_statistics,
     fid_model_path,
     frechet_distance,
@@ -26,7 +27,7 @@ from landmarkgan.evaluation.inception import (
     load_inception_classifier,
     resize_bilinear_tf,
 )
-from landmarkgan.evaluation.lpips import LPIPS, load_lpips, lpips_distance
+from landmarkgan.evaluation.lpips import LPIPS, load_lpips, lpips_distance, lpips_distances
 from landmarkgan.evaluation.metrics import images_to_batch, landmark_l2_distance, psnr, ssim, to_uint8_image
 from landmarkgan.evaluation.photo_movement import face_landmarks, movement_along
 from landmarkgan.landmarks.detector import FaceLandmarkDetector
@@ -229,6 +230,8 @@ def test_lpips_zero_for_identical_positive_and_symmetric(alex_files):
     assert ab > 0
     assert ab == pytest.approx(ba, rel=1e-5)
     assert lpips_distance(model, a, CHELSEA[:64, :64]) > ab  # another photo is further than noise
+    per_pair = lpips_distances(model, [a, a, b], [a, b, a])  # one value per pair, whose mean lpips_distance gives
+    assert per_pair[0] == 0.0 and per_pair[1:] == pytest.approx([ab, ba], rel=1e-5)
 
 
 def test_lpips_found_in_weights_folder(alex_files, monkeypatch):
@@ -384,6 +387,20 @@ def test_frechet_distance_bad_statistics():
         frechet_distance(np.zeros(2), np.eye(2), np.zeros(3), np.eye(3))
     with pytest.raises(LandmarkGANError, match="at least 2 images"):
         feature_statistics(np.zeros((1, 2048)))
+
+
+def test_running_statistics_equal_those_of_the_whole_set():
+    """Features given in batches of any size give the mean and covariance of all of them at once."""
+    features = np.random.default_rng(0).normal(3.0, 2.0, size=(57, 6))
+    running = RunningStatistics()
+    with pytest.raises(LandmarkGANError, match="at least 2 images"):
+        running.statistics()
+    for start, stop in ((0, 1), (1, 17), (17, 17), (17, 50), (50, 57)):
+        running.add(features[start:stop])
+    mean, cov = running.statistics()
+    whole_mean, whole_cov = feature_statistics(features)
+    assert running.count == 57
+    assert np.allclose(mean, whole_mean, atol=1e-12) and np.allclose(cov, whole_cov, atol=1e-12)
 
 
 def test_fid_plumbing_with_a_small_extractor():

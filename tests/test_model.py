@@ -18,9 +18,6 @@ from landmarkgan.expressions import EXPRESSIONS
 from landmarkgan.models import LandmarkGAN, ModelConfig, PointDistributionModel
 from landmarkgan.models.generators import Landmarks, soft_crops
 from landmarkgan.models.losses import change_weighted_loss, reconstruction_loss
-from landmarkgan.models.networks import random_translate
-from landmarkgan.models.pdm import normalise
-from landmarkgan.models.warp import mouth_crop
 
 S = 64
 SMALL = dict(image_size=S, ngf=8, ndf=8, pdm_components=6, label_embed_dim=16)
@@ -110,8 +107,32 @@ def test_bad_config_values_raise(field: str, value: object, message: str) -> Non
 
 
 def test_unknown_config_key_raises() -> None:
-    with pytest.raises(LandmarkGANError, match="unknown model option"):
+    """Named, with what to do where it is an option an earlier version had (a saved config of a removed switch)."""
+    with pytest.raises(LandmarkGANError, match=r"unknown model option\(s\) \['image_sise'\].*where they were off, delete"):
         ModelConfig.from_dict({"image_sise": 256})
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"refinement_head": 16}, r"model.refinement_head=16 would do nothing: it belongs to the warp generator"),
+        ({"refinement_region": "features"}, "model.refinement_region='features' would do nothing"),
+        ({"colour_residual": True}, "colour_residual=True would do nothing"),
+        ({"lambda_change": 10.0}, "lambda_change=10.0 would do nothing"),
+        ({"cls_size": 16}, r"cls_size=16 would do nothing: it belongs to the expression classification loss"),
+        ({"soft_crops": False, "soft_crop_sigma": 4.0}, "soft_crop_sigma=4.0 would do nothing"),
+        ({"landmark_loss": False, "lambda1": 5.0}, "lambda1=5.0 would do nothing"),
+        ({"identity_loss": False, "lambda3": 1.0}, "lambda3=1.0 would do nothing"),
+    ],
+)
+def test_options_that_would_do_nothing_for_the_model_are_refused(options: dict, message: str) -> None:
+    """An option set away from its default where the model does not use it is refused with a message saying what
+    it belongs to; the same option where it applies, or left at its default, is accepted."""
+    with pytest.raises(LandmarkGANError, match=message):
+        ModelConfig.from_dict({**SMALL, **options})
+    ModelConfig.from_dict({**SMALL, "generator": "warp", "refinement_head": 16, "colour_residual": True})
+    ModelConfig.from_dict({**SMALL, "lambda_cls": 1.0, "cls_size": 16})
+    ModelConfig.from_dict({**SMALL, "landmark_loss": False, "identity_loss": False, "soft_crops": False})
 
 
 # -- PDM ---------------------------------------------------------------------------------------------
@@ -467,40 +488,6 @@ def test_expression_classification_loss_trains_dc_on_real_and_ge_on_fake() -> No
         model.dc(torch.zeros(1, 1, S, S))
 
 
-def test_mouth_classification_loss_reads_the_target_mouth_of_y_and_y_hat(tmp_path) -> None:
-    """lambda_mouth_cls adds the mouth classifier Dm: De's step adds lambda_mouth_cls * CE(Dm(mouth of y), le) and
-    trains Dm with De (and Dc); Ge's adds lambda_mouth_cls * CE(Dm(mouth of y_hat), le), both mouths cut at y's
-    landmarks; the gradient reaches Ge; translation does not need Dm (a generators-only save leaves it out)."""
-    assert make_model().dm is None
-    model = make_model(generator="warp", stage2_landmark_image="drawn", lambda_cls=1.0, lambda_mouth_cls=3.0,
-                       mouth_cls_size=16, identity_loss=False).eval()
-    critics = {id(p) for p in model.stage2_critics.parameters()}
-    for net in (model.de, model.dc, model.dm):
-        assert {id(p) for p in net.parameters()} <= critics
-    batch = make_batch()
-    x, y, le = batch["x"], batch["y"], batch["target_label"]
-    mouths = lambda image: mouth_crop(image, normalise(batch["target_landmarks"], S), 16)  # noqa: E731
-    assert mouths(y).shape == (2, 3, 16, 16)
-    total, parts = model.stage2_discriminator_loss(batch)
-    expected = F.cross_entropy(model.dm(mouths(y)), le)
-    assert parts["mouth_classification"].item() == pytest.approx(expected.item(), rel=1e-5)
-    assert total.item() == pytest.approx((0.5 * (parts["real"] + parts["fake"]) + parts["classification"]
-                                          + 3.0 * expected).item(), rel=1e-5)
-    _, parts = model.stage2_generator_loss(batch)
-    y_hat = model.stage2_forward(batch)["image"]
-    assert parts["mouth_classification"].item() == pytest.approx(
-        F.cross_entropy(model.dm(mouths(y_hat)), le).item(), rel=1e-5)
-    model.zero_grad(set_to_none=True)
-    F.cross_entropy(model.dm(mouths(model.stage2_forward(batch)["image"])), le).backward()
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.ge.parameters())
-    assert not any(k.startswith("dm.") for k in load_file(
-        model.save_pretrained(tmp_path / "generators", discriminators=False) / "model.safetensors"))
-    assert torch.equal(LandmarkGAN.from_pretrained(tmp_path / "generators").translate(x, le)["image"],
-                       model.translate(x, le)["image"])
-    with pytest.raises(LandmarkGANError, match="mouth_cls_size must be a power of two"):
-        make_model(lambda_mouth_cls=1.0, mouth_cls_size=24)
-
-
 def test_classifier_reads_a_shrunk_face_when_cls_size_is_set() -> None:
     """model.cls_size=n: Dc reads the face averaged down to n x n, so a face and its n x n block average are one
     to it, while patterns finer than a block (a stripe a pixel wide) are invisible; 0 reads the whole face."""
@@ -518,47 +505,6 @@ def test_classifier_reads_a_shrunk_face_when_cls_size_is_set() -> None:
     for bad in (4, 12, 2 * S):
         with pytest.raises(LandmarkGANError, match="cls_size must be 0"):
             make_model(lambda_cls=1.0, cls_size=bad)
-
-
-def test_random_translate_moves_each_image_by_its_own_offset() -> None:
-    """Each image is resampled (bilinear, border repeated) at its pixel positions plus its own random offset of up
-    to the given pixels in x and y, checked against the sampling computed by hand; an offset of up to 0 is no move."""
-    x = torch.arange(2 * 1 * 6 * 8, dtype=torch.float32).reshape(2, 1, 6, 8)
-    assert torch.allclose(random_translate(x, 0.0), x, atol=1e-5)
-    torch.manual_seed(0)
-    offsets = (torch.rand(2, 2) * 2 - 1) * 2.0  # what random_translate draws next under this seed
-    torch.manual_seed(0)
-    moved = random_translate(x, 2.0)
-    for i, (dx, dy) in enumerate(offsets.tolist()):
-        # bilinear sampling at (column + dx, row + dy), clamped to the image
-        cols = (torch.arange(8.0) + dx).clamp(0, 7)
-        rows = (torch.arange(6.0) + dy).clamp(0, 5)
-        c0, r0 = cols.floor().long(), rows.floor().long()
-        c1, r1 = (c0 + 1).clamp(max=7), (r0 + 1).clamp(max=5)
-        fc, fr = cols - c0, rows - r0
-        img = x[i, 0]
-        top = img[r0][:, c0] * (1 - fc) + img[r0][:, c1] * fc
-        bottom = img[r1][:, c0] * (1 - fc) + img[r1][:, c1] * fc
-        expected = top * (1 - fr)[:, None] + bottom * fr[:, None]
-        assert torch.allclose(moved[i, 0], expected, atol=1e-4)
-
-
-def test_classifier_reads_randomly_shifted_faces_in_training_only_when_cls_shift_is_set() -> None:
-    """model.cls_shift=p: in training mode Dc reads each face moved by a fresh random offset (two reads of one face
-    differ); in eval mode, and with cls_shift 0, it reads the face as it is. Bad values are rejected."""
-    x = torch.rand(2, 3, S, S) * 2 - 1
-    shifted = make_model(lambda_cls=1.0, cls_shift=2.0).dc.train()
-    assert not torch.allclose(shifted(x), shifted(x))
-    shifted.eval()
-    assert torch.equal(shifted(x), shifted(x))
-    plain = make_model(lambda_cls=1.0).dc.eval()
-    plain.load_state_dict(shifted.state_dict())
-    assert torch.equal(plain(x), shifted(x))
-    plain.train()
-    assert torch.equal(plain(x), plain(x))
-    for bad in (-1.0, S / 4):
-        with pytest.raises(LandmarkGANError, match="cls_shift is a distance in pixels"):
-            make_model(lambda_cls=1.0, cls_shift=bad)
 
 
 def test_refinement_strength_scales_the_warp_generators_blending_mask() -> None:

@@ -44,12 +44,3 @@ def test_server_benchmark_prints_latencies_and_memory() -> None:
     assert "idle after warm-up" in out and out.count("p50") == 4
     assert "statuses {413: 2}" in out and "afterwards an ordinary request: status 200" in out
 
-
-def test_photo_mouth_ceiling_prints_the_model_and_the_exact_warps() -> None:
-    result = subprocess.run([sys.executable, str(SCRIPTS / "photo_mouth_ceiling.py"), "--expression", "happy",
-                             "--shares", "0.5", "1"], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    lines = result.stdout.splitlines()
-    assert lines[0].startswith("happy 4: mouth width") and "the model's output: dlib reads" in lines[1]
-    assert [line.split("|")[0].strip() for line in lines[3:]] == ["0.50", "1.00"]
-    assert all(len(line.split("|")) == 3 for line in lines[3:])

@@ -103,8 +103,8 @@ def weights_of(run: Path) -> dict[str, torch.Tensor]:
     return load_file(latest_checkpoint(run) / "model.safetensors")
 
 
-@pytest.mark.parametrize("generator", [(), (*WARP, "model.teacher_forcing=0.5", "model.lambda_cls=1", "train.ema=0.9",
-                                       "model.lambda_mouth_cls=1", "train.stage1_jitter=0.1", "model.refinement_region=features",
+@pytest.mark.parametrize("generator", [(), (*WARP, "model.lambda_cls=1", "train.ema=0.9",
+                                       "train.stage1_jitter=0.1", "model.refinement_region=features",
                                        "model.refinement_head=4", "train.photometric=0.5")],
                          ids=["unet", "warp-with-classifier-and-weight-average"])
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(data: Path, tmp_path: Path, generator: tuple) -> None:
@@ -316,8 +316,14 @@ def test_cli_train_resume_and_run_folder_guards(data: Path, tmp_path: Path, caps
     assert "trained 3 steps" in capsys.readouterr().out
     assert main(args) == 2
     assert "already holds checkpoints; continue it with --resume" in capsys.readouterr().err
-    assert main(["train", "--out", str(out), "--resume", "--max-steps", "5"]) == 0
-    assert "trained 5 steps" in capsys.readouterr().out
+    assert main(["train", "--out", str(out), "--resume", "--max-steps", "5", "train.log_every=1"]) == 0
+    printed = capsys.readouterr().out  # the options that change the resumed run are listed; one that does not is not
+    assert f"resuming {out} with changed settings" in printed and "train.max_steps 3 -> 5" in printed
+    assert "log_every" not in printed and "trained 5 steps" in printed
+    assert Config.load(out / "config.yaml").train.max_steps == 5
+    assert main(["train", "--out", str(out), "--resume", "--max-steps", "6", "model.ngf=16"]) == 2
+    assert "cannot change: model.ngf 8 -> 16; drop those options" in capsys.readouterr().err
+    assert latest_checkpoint(out).name == "step_00000005"
     assert main(["train", "--resume", "--config", str(TINY), "--out", str(out)]) == 2
     assert "drop --config" in capsys.readouterr().err
     assert main(["train", "--resume", "--out", str(tmp_path / "nothing")]) == 2

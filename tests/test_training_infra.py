@@ -42,6 +42,22 @@ def test_bad_overrides_are_named(override, words):
         Config().with_overrides([override])
 
 
+def test_a_run_config_of_an_earlier_version_loads_without_its_removed_options(tmp_path):
+    """train.image_size was never read: a saved run config holding it unset loads; one that set it is refused."""
+    saved = Config().to_dict()
+    saved["train"]["image_size"] = None
+    assert Config.from_dict(saved).to_dict() == Config().to_dict()
+    saved["train"]["image_size"] = 128
+    with pytest.raises(LandmarkGANError, match="train.image_size=128: landmarkgan no longer has this option"):
+        Config.from_dict(saved)
+
+
+def test_num_pairs_without_a_sample_is_refused():
+    with pytest.raises(LandmarkGANError, match="train.num_pairs=10 would do nothing"):
+        Config().with_overrides(["train.num_pairs=10"])
+    assert Config().with_overrides(["train.pairs=sample", "train.num_pairs=10"]).train.num_pairs == 10
+
+
 def test_bad_config_files(tmp_path):
     with pytest.raises(LandmarkGANError, match="does not exist"):
         Config.load(tmp_path / "missing.yaml")

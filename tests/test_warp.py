@@ -20,7 +20,6 @@ from landmarkgan.models.warp import (
     fit_tps,
     fold_fraction,
     head_anchors,
-    mouth_crop,
     sampling_grid,
     warp,
 )
@@ -322,18 +321,3 @@ def test_affine_warp_is_the_identity_and_an_exact_whole_pixel_shift() -> None:
     moved = affine_warp(image, shift)
     assert torch.allclose(moved[..., :6], image[..., 2:], atol=1e-6)
     assert torch.allclose(moved[..., 6:], image[..., 7:].expand(-1, -1, -1, 2), atol=1e-6)
-
-
-def test_mouth_crop_reads_the_square_around_the_lips_at_the_asked_size() -> None:
-    """Corners 16 px apart at rows 48 of a 64 px image, the other lip points at their midpoint: with scale 1 the crop
-    is exactly pixels 40-55 x 20-35, at size 8 that square resampled; scale 2 reads the square twice as wide."""
-    image = torch.rand(2, 3, 64, 64)
-    points = torch.rand(2, 68, 2)
-    points[:, 48:68] = torch.tensor([28.0, 48.0]) / 64
-    points[:, 48] = torch.tensor([20.0, 48.0]) / 64
-    points[:, 54] = torch.tensor([36.0, 48.0]) / 64
-    assert torch.allclose(mouth_crop(image, points, 16, scale=1.0), image[..., 40:56, 20:36], atol=1e-5)
-    half = mouth_crop(image, points, 8, scale=1.0)
-    assert half.shape == (2, 3, 8, 8)
-    assert torch.allclose(half, F.avg_pool2d(image[..., 40:56, 20:36], 2), atol=1e-5)  # midpoints of 2x2 blocks
-    assert torch.allclose(mouth_crop(image, points, 32, scale=2.0), image[..., 32:64, 12:44], atol=1e-5)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import TYPE_CHECKING
 
 from landmarkgan.errors import LandmarkGANError, TrainingStopped
+
+if TYPE_CHECKING:
+    from landmarkgan.training.config import Config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", help="data folder with manifest.jsonl (overrides train.data)")
     p.add_argument("--out", help="run folder for checkpoints, samples and logs (overrides train.out)")
     p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its newest checkpoint, with its saved config")
+                   help="continue the run in --out from its newest checkpoint, with its saved config; train options "
+                   "given too (e.g. --max-steps) change it, and are listed; model options cannot change")
     p.add_argument("--device", help="cpu, cuda, cuda:1 or auto (overrides train.device)")
     p.add_argument("--epochs", type=int, help="overrides train.epochs")
     p.add_argument("--max-steps", type=int, help="stop after this many steps (overrides train.max_steps)")
@@ -29,8 +34,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from landmarkgan.training import distributed
     from landmarkgan.training.config import Config
     from landmarkgan.training.trainer import Trainer
@@ -43,18 +46,13 @@ def run(args: argparse.Namespace) -> int:
         if value is not None:
             overrides.append(f"train.{key}={value}")
     if args.resume:
-        if args.config:
-            raise LandmarkGANError("--resume continues with the config saved in the run folder; drop --config")
-        if not args.out:
-            raise LandmarkGANError("--resume needs --out RUN_FOLDER, the folder of the run to continue")
-        saved = Path(args.out) / "config.yaml"
-        if not saved.is_file():
-            raise LandmarkGANError(f"--resume: {args.out} holds no config.yaml; is it a landmarkgan run folder?")
-        config = Config.load(saved)
+        config, changes = _resumed_config(args.out, args.config, overrides)
     else:
-        config = Config.load(args.config) if args.config else Config()
-    config = config.with_overrides(overrides)
+        config, changes = (Config.load(args.config) if args.config else Config()).with_overrides(overrides), {}
     trainer = Trainer(config, resume=args.resume)
+    if changes and trainer.dist.is_main:
+        print(f"resuming {args.out} with changed settings (its config.yaml records them from the next checkpoint on): "
+              + ", ".join(f"{key} {old!r} -> {new!r}" for key, (old, new) in changes.items()))
     try:
         progress = trainer.train()
     finally:
@@ -65,3 +63,29 @@ def run(args: argparse.Namespace) -> int:
     if trainer.dist.is_main:
         print(f"trained {progress.step} steps; run folder: {config.train.out}")
     return 0
+
+
+def _resumed_config(out: str | None, config_file: str | None,
+                    overrides: list[str]) -> tuple[Config, dict[str, tuple[object, object]]]:
+    """The config of the run in ``out`` with ``overrides`` applied, and what they change (``"section.key" -> (old,
+    new)``, the run folder itself left out); a change to the model, which its checkpoints fix, is refused."""
+    from pathlib import Path
+
+    from landmarkgan.training.config import Config
+
+    if config_file:
+        raise LandmarkGANError("--resume continues with the config saved in the run folder; drop --config")
+    if not out:
+        raise LandmarkGANError("--resume needs --out RUN_FOLDER, the folder of the run to continue")
+    saved_file = Path(out) / "config.yaml"
+    if not saved_file.is_file():
+        raise LandmarkGANError(f"--resume: {out} holds no config.yaml; is it a landmarkgan run folder?")
+    saved = Config.load(saved_file)
+    config = saved.with_overrides(overrides)
+    changes = {key: values for key, values in saved.changes_to(config).items() if key != "train.out"}
+    fixed = [f"{key} {old!r} -> {new!r}" for key, (old, new) in changes.items() if key.startswith("model.")]
+    if fixed:
+        raise LandmarkGANError(
+            f"--resume continues the model in {out}'s checkpoints, which cannot change: {', '.join(fixed)}; drop "
+            "those options, or train that model as a new run (another --out)")
+    return config, changes

@@ -18,7 +18,7 @@ import numpy as np
 from landmarkgan.data.images import save_image
 from landmarkgan.evaluation.benchmark import VARIANTS, run_benchmark
 from landmarkgan.evaluation.expression_classifier import classifier_name
-from landmarkgan.evaluation.evaluate import Evaluation
+from landmarkgan.evaluation.report import Evaluation
 from landmarkgan.inference.sheets import make_sheet
 from landmarkgan.training.config import Config
 

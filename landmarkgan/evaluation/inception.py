@@ -122,8 +122,18 @@ def inception_score(
     module from ``load_inception_classifier`` does. ``images`` are uint8 (H, W, 3) arrays, [-1, 1]
     (3, H, W) tensors, or an (N, ...) array/tensor of them.
     """
-    logits = [classifier(batch.to(device)).double().cpu() for batch in _batches(images, batch_size, "Inception Score")]
-    return inception_score_from_logits(torch.cat(logits), splits)
+    return inception_score_from_logits(inception_logits(images, classifier, batch_size, device), splits)
+
+
+@torch.no_grad()
+def inception_logits(
+    images: Images,
+    classifier: Callable[[torch.Tensor], torch.Tensor],
+    batch_size: int = 50,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """The classifier's logits (N, classes), float64, of the images, which the Inception Score is made of."""
+    return torch.cat([classifier(batch.to(device)).double().cpu() for batch in _batches(images, batch_size, "Inception Score")])
 
 
 class InceptionClassifier(nn.Module):
@@ -216,6 +226,39 @@ def feature_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if features.ndim != 2 or features.shape[0] < 2:
         raise LandmarkGANError(f"FID needs at least 2 images per set to estimate a covariance, got {features.shape[0]}")
     return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+class RunningStatistics:
+    """The mean and covariance (N - 1) of features given a batch at a time (Chan et al.'s pairwise update), in memory
+    that does not grow with N: what FID fits, for sets too large to hold."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.mean: np.ndarray | None = None
+        self.scatter: np.ndarray | None = None  # the sum of outer products of the features' deviations from the mean
+
+    def add(self, features: np.ndarray) -> None:
+        """Take in a batch of features (B, D)."""
+        features = np.asarray(features, dtype=np.float64)
+        if not len(features):
+            return
+        mean = features.mean(axis=0)
+        centred = features - mean
+        scatter = centred.T @ centred
+        if self.mean is None or self.scatter is None:
+            self.count, self.mean, self.scatter = len(features), mean, scatter
+            return
+        total = self.count + len(features)
+        delta = mean - self.mean
+        self.scatter += scatter + np.outer(delta, delta) * (self.count * len(features) / total)
+        self.mean += delta * (len(features) / total)
+        self.count = total
+
+    def statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and covariance, as :func:`feature_statistics` gives them for all the features at once."""
+        if self.count < 2 or self.mean is None or self.scatter is None:
+            raise LandmarkGANError(f"FID needs at least 2 images per set to estimate a covariance, got {self.count}")
+        return self.mean, self.scatter / (self.count - 1)
 
 
 def frechet_distance(

@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load_file
 from torch import nn
@@ -216,9 +217,14 @@ def load_lpips(
     return model
 
 
-@torch.no_grad()
 def lpips_distance(model: LPIPS, generated, target) -> float:
     """Mean LPIPS between generated and target images (any form ``images_to_batch`` takes)."""
+    return float(lpips_distances(model, generated, target).mean())
+
+
+@torch.no_grad()
+def lpips_distances(model: LPIPS, generated, target) -> np.ndarray:
+    """LPIPS of each (generated, target) pair of images (any form ``images_to_batch`` takes), (N,)."""
     x0, x1 = images_to_batch(generated), images_to_batch(target)
     device = model.shift.device
-    return float(model(x0.to(device), x1.to(device)).mean())
+    return model(x0.to(device), x1.to(device)).double().cpu().numpy()

@@ -4,7 +4,7 @@ On a real photo there is no true target to compare with. What can be measured is
 landmarks the model generated: dlib finds the 68 landmarks of the input face and of the output, and their
 difference, projected on the generated displacement, says what share of the asked movement a face detector
 reads in the picture (1: all of it, 0: none). ``tests/test_default_model.py`` holds the bundled model to this on
-the bundled photo, and ``scripts/photo_mouth_ceiling.py`` measures what a perfect warp would score.
+the bundled photo.
 """
 
 from __future__ import annotations

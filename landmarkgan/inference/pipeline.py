@@ -283,7 +283,7 @@ class LandmarkGANPipeline:
 
     def check_label(self, expression: str, intensity: int | None) -> tuple[str, int]:
         """Canonical (expression, intensity) for this model, or an error naming what it accepts."""
-        name = canonical_expression(expression)
+        name = canonical_expression(expression, self.expressions)
         if name not in self.expressions:
             raise LandmarkGANError(f"this model does not know {name!r}; it knows {', '.join(self.expressions)}")
         if intensity is not None and (isinstance(intensity, bool) or not isinstance(intensity, numbers.Integral)):

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from landmarkgan.config_fields import check_fields, check_finite, field_names
+from landmarkgan.config_fields import check_fields, check_finite, field_defaults, field_names
 from landmarkgan.data.degradations import TASKS
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.expressions import BASIC_EXPRESSIONS, canonical_expression
@@ -28,6 +28,8 @@ LANDMARK_SOURCES = ("generated", "ground_truth", "none")
 GENERATORS = ("unet", "warp")
 STAGE2_LANDMARK_IMAGES = ("decoded", "drawn")
 REFINEMENT_REGIONS = ("image", "features")
+# the warp generator's own options: they do nothing for the paper's generator
+WARP_OPTIONS = ("lambda_mask", "lambda_colour", "lambda_change", "colour_residual", "refinement_head", "refinement_region")
 
 
 @dataclass
@@ -84,16 +86,6 @@ class ModelConfig:
         cls_size: the size Dc reads faces at: 0 = image_size; smaller (a power of two, 8 or more) = shrunk to
             cls_size x cls_size by averaging first, a low-pass filter, so Ge cannot please Dc with patterns finer
             than that (stripes, specks) and must change the face's shape and shading instead (ours).
-        lambda_mouth_cls: weight of the mouth classification loss (ours): a second classifier Dm, built like Dc, reads
-            only the square around the mouth (``warp.mouth_crop`` at the target's true landmarks, its side 1.6 times
-            the mouth's width) at mouth_cls_size x mouth_cls_size, about the image's own resolution there; trained in
-            De's step on the real targets' mouths (cross-entropy), it pushes Ge to draw the asked expression's mouth
-            (an open laughing mouth, teeth, the lips' shape) in full detail where Dc may read the face coarsely
-            (cls_size). 0 = off (no Dm).
-        mouth_cls_size: the size Dm reads the mouth square at: a power of two from 8 to image_size.
-        cls_shift: in training, Dc reads every face (real or generated) moved by a random sub-pixel offset of up
-            to this many pixels in x and y, so Ge cannot please it with a pattern tied to exact pixel positions
-            (Dm, the mouth classifier, reads its crops shifted the same way); 0 = off (ours).
         colour_residual: the warp generator's colour image is the warped face corrected by the U-Net's output
             (``tanh(atanh(warped x) + r)``, so an untrained refinement returns the warp) instead of drawn by it
             (``tanh(r)``, the default).
@@ -106,9 +98,6 @@ class ModelConfig:
             decides), or only near the facial "features" (its mask times a soft region around the brows, the
             forehead above them, the eyes, nose and mouth of the source and the target; see
             ``generators.feature_region``), so hair, ears, neck and background are always the warped face.
-        teacher_forcing: the share (0..1) of stage II training pairs for which Ge reads the true source and
-            target landmarks instead of Gl's (0 = the paper: always Gl's). Ge then learns to render an
-            expression at given landmarks from clean examples; translation always uses Gl's.
         task: what the model translates: "expression" (the paper's main task: x to y, another expression of the
             same person), or one of the paper's other applications (its Fig. 10), trained on pairs (degraded y, y)
             with y's own labels: "colorize" (from y in grey), "inpaint" (from y with a hole over an eye, the nose
@@ -145,13 +134,9 @@ class ModelConfig:
     lambda_change: float = 0.0
     lambda_cls: float = 0.0
     cls_size: int = 0
-    cls_shift: float = 0.0
-    lambda_mouth_cls: float = 0.0
-    mouth_cls_size: int = 32
     colour_residual: bool = False
     refinement_head: int = 0
     refinement_region: str = "image"
-    teacher_forcing: float = 0.0
     task: str = "expression"
 
     def __post_init__(self) -> None:
@@ -219,14 +204,6 @@ class ModelConfig:
             raise LandmarkGANError(
                 f"model.cls_size must be 0 (the classifier reads the whole {s}x{s} face) or a power of two from 8 to "
                 f"{s}, got {read}")
-        read = self.mouth_cls_size
-        if read < 8 or read & (read - 1) or read > s:
-            raise LandmarkGANError(f"model.mouth_cls_size must be a power of two from 8 to {s}, got {read}")
-        if not 0 <= self.cls_shift <= s / 8:
-            raise LandmarkGANError(f"model.cls_shift is a distance in pixels from 0 to {s / 8:g} (an eighth of the "
-                                   f"image), got {self.cls_shift}")
-        if not 0 <= self.teacher_forcing <= 1:
-            raise LandmarkGANError(f"model.teacher_forcing is a share of the training pairs, from 0 to 1, got {self.teacher_forcing}")
         _choice("task", self.task, TASKS)
         if self.generator == "warp" and self.landmark_source == "none":
             raise LandmarkGANError(
@@ -242,7 +219,7 @@ class ModelConfig:
         if not self.soft_crop_sigma > 0:
             raise LandmarkGANError(f"model.soft_crop_sigma must be positive (pixels at 256x256), got {self.soft_crop_sigma}")
         for name in ("lambda1", "lambda2", "lambda3", "lambda_mask", "lambda_colour", "lambda_change", "lambda_cls",
-                     "lambda_mouth_cls", "warp_regularisation"):
+                     "warp_regularisation"):
             check_finite(getattr(self, name), f"model.{name}")
         max_modes = 2 * NUM_LANDMARKS - 4
         if self.pdm_components > max_modes:
@@ -259,6 +236,24 @@ class ModelConfig:
             if getattr(self, name) > high:
                 raise LandmarkGANError(f"model.{name} must be between {low} and {high}, got {getattr(self, name)}")
         check_finite(self.soft_crop_sigma, "model.soft_crop_sigma")
+        self._check_applicable()
+
+    def _check_applicable(self) -> None:
+        """Refuse an option moved from its default where it does nothing for this model, rather than ignore it."""
+        needs = {
+            **dict.fromkeys(WARP_OPTIONS, (self.generator == "warp", "the warp generator (model.generator=warp)")),
+            "cls_size": (self.lambda_cls > 0, "the expression classification loss (model.lambda_cls above 0)"),
+            "soft_crop_sigma": (self.soft_crops, "the soft-crops (model.soft_crops=true)"),
+            "lambda1": (self.landmark_loss, "the landmark loss (model.landmark_loss=true)"),
+            "lambda3": (self.identity_loss, "the identity loss (model.identity_loss=true)"),
+        }
+        defaults = field_defaults(ModelConfig)
+        for name, (applies, owner) in needs.items():
+            value = getattr(self, name)
+            if not applies and value != defaults[name]:
+                raise LandmarkGANError(
+                    f"model.{name}={value!r} would do nothing: it belongs to {owner}, which this model does not use; "
+                    f"remove it (its default is {defaults[name]!r}) or switch that on")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -270,7 +265,9 @@ class ModelConfig:
             raise LandmarkGANError(f"the model config must be a mapping of options, got {type(d).__name__}")
         unknown = sorted(set(d) - set(field_names(cls)))
         if unknown:
-            raise LandmarkGANError(f"unknown model option(s) {unknown}; known: {sorted(field_names(cls))}")
+            raise LandmarkGANError(
+                f"unknown model option(s) {unknown}; known: {sorted(field_names(cls))}. A config saved by an earlier "
+                "version may hold options since removed (docs/experiments.md): where they were off, delete them")
         return cls(**d)
 
 

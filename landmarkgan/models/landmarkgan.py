@@ -56,12 +56,11 @@ from landmarkgan.models.losses import (
 )
 from landmarkgan.models.networks import AuxiliaryClassifier, NLayerDiscriminator, init_weights
 from landmarkgan.models.pdm import PointDistributionModel, normalise, to_pixels
-from landmarkgan.models.warp import mouth_crop
 from landmarkgan.models.weights import WEIGHTS_NAME, load_into, load_weights, save_weights
 
 MODEL_CONFIG_NAME = "config.json"
 MODEL_FORMAT = "landmarkgan-model/1"
-DISCRIMINATOR_KEYS = ("dl.", "de.", "dc.", "dm.")  # weights translation does not need: Dl, De, the classifiers Dc, Dm
+DISCRIMINATOR_KEYS = ("dl.", "de.", "dc.")  # weights translation does not need: Dl, De, the expression classifier Dc
 
 Batch = dict[str, torch.Tensor]
 Parts = dict[str, torch.Tensor]
@@ -87,11 +86,7 @@ class LandmarkGAN(nn.Module):
         # stage II's expression classifier (StarGAN's auxiliary classifier; trained with De, on the real targets)
         self.dc = init_weights(AuxiliaryClassifier(
             config.input_nc, config.num_expressions, config.image_size, config.ndf, config.norm, config.cls_size,
-            config.cls_shift)) if config.lambda_cls else None
-        # the mouth classifier (ours): the same kind of network, reading the square around the target's mouth
-        self.dm = init_weights(AuxiliaryClassifier(
-            config.input_nc, config.num_expressions, config.mouth_cls_size, config.ndf, config.norm, None,
-            config.cls_shift)) if config.lambda_mouth_cls else None
+        )) if config.lambda_cls else None
 
     def _discriminator(self) -> NLayerDiscriminator:
         c = self.config
@@ -99,9 +94,8 @@ class LandmarkGAN(nn.Module):
 
     @property
     def stage2_critics(self) -> nn.Module:
-        """What the stage II discriminator step trains: De, with the expression classifiers Dc and Dm if any."""
-        classifiers = [d for d in (self.dc, self.dm) if d is not None]
-        return nn.ModuleList([self.de, *classifiers]) if classifiers else self.de
+        """What the stage II discriminator step trains: De, with the expression classifier Dc if any."""
+        return nn.ModuleList([self.de, self.dc]) if self.dc is not None else self.de
 
     @property
     def pdm(self) -> PointDistributionModel | None:
@@ -316,9 +310,8 @@ class LandmarkGAN(nn.Module):
         return total, _detached(total=total, **parts)
 
     def stage2_discriminator_loss(self, batch: Batch, y_hat: torch.Tensor | None = None) -> tuple[torch.Tensor, Parts]:
-        """De: 0.5 [BCE(De(y, x), 1) + BCE(De(y_hat, x), 0)] [+ lambda_cls * CE(Dc(y), le), Dc the expression classifier]
-        [+ lambda_mouth_cls * CE(Dm(mouth of y), le), Dm the mouth classifier]; ``y_hat``: Ge's output on this batch,
-        if run already."""
+        """De: 0.5 [BCE(De(y, x), 1) + BCE(De(y_hat, x), 0)] [+ lambda_cls * CE(Dc(y), le), Dc the expression classifier];
+        ``y_hat``: Ge's output on this batch, if run already."""
         x, labels = self._batch_inputs(batch, "y")
         if y_hat is None:
             with torch.no_grad():
@@ -330,18 +323,13 @@ class LandmarkGAN(nn.Module):
         if self.dc is not None:
             parts["classification"] = classification_loss(self.dc(batch["y"]), batch["target_label"])
             total = total + self.config.lambda_cls * parts["classification"]
-        if self.dm is not None:
-            parts["mouth_classification"] = classification_loss(self._read_mouth(batch["y"], batch),
-                                                                batch["target_label"])
-            total = total + self.config.lambda_mouth_cls * parts["mouth_classification"]
         return total, _detached(total=total, **parts)
 
     def stage2_generator_loss(
         self, batch: Batch, identity_net: nn.Module | None = None, out: dict[str, torch.Tensor | None] | None = None
     ) -> tuple[torch.Tensor, Parts]:
         """Ge: BCE(De(y_hat, x), 1) + lambda2 * reconstruction(y_hat, y) + lambda3 * |F(y) - F(y_hat)|_1
-        [+ lambda_cls * CE(Dc(y_hat), le)] [+ lambda_mouth_cls * CE(Dm(mouth of y_hat), le)] [the warp generator's own
-        terms].
+        [+ lambda_cls * CE(Dc(y_hat), le)] [the warp generator's own terms].
 
         ``identity_net`` is the face-recognition feature extractor F, required when identity_loss is on;
         ``batch["target_identity"]``, when present, holds F(y) already (the trainer caches it per image);
@@ -364,9 +352,6 @@ class LandmarkGAN(nn.Module):
         if self.dc is not None:
             parts["classification"] = classification_loss(self.dc(y_hat), batch["target_label"])
             total = total + c.lambda_cls * parts["classification"]
-        if self.dm is not None:
-            parts["mouth_classification"] = classification_loss(self._read_mouth(y_hat, batch), batch["target_label"])
-            total = total + c.lambda_mouth_cls * parts["mouth_classification"]
         if c.identity_loss:
             parts["identity"] = identity_loss(identity_net, y, y_hat, batch.get("target_identity"))
             total = total + c.lambda3 * parts["identity"]
@@ -388,34 +373,12 @@ class LandmarkGAN(nn.Module):
         return self._stage2_forward(batch, x, labels)
 
     def _stage2_forward(self, batch: Batch, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor | None]:
-        """Ge([x, Gl(x, le), le]) with Gl fixed (no gradient into Gl); the baselines' landmarks instead; in training,
-        the true landmarks for a ``teacher_forcing`` share of the pairs."""
-        c = self.config
-        truth = c.landmark_source == "ground_truth"
+        """Ge([x, Gl(x, le), le]) with Gl fixed (no gradient into Gl); the baselines' landmarks instead."""
+        truth = self.config.landmark_source == "ground_truth"
         with torch.no_grad():
             landmarks = self._landmarks(x, labels, batch.get("target_landmark_image"), batch.get("target_landmarks"),
                                         batch.get("source_landmarks") if truth else None)
-            if self.training and c.teacher_forcing and c.landmark_source == "generated":
-                landmarks = self._teacher_forced(landmarks, batch)
         return self.ge(x, landmarks, labels)
-
-    def _teacher_forced(self, landmarks: Landmarks, batch: Batch) -> Landmarks:
-        """Gl's landmarks with a random ``teacher_forcing`` share of the pairs swapped for the true ones."""
-        chosen = torch.rand(len(batch["x"]), device=batch["x"].device) < self.config.teacher_forcing
-
-        def pick(true: torch.Tensor, generated: torch.Tensor | None) -> torch.Tensor | None:
-            if generated is None:
-                return None
-            return torch.where(chosen.view(-1, *[1] * (generated.dim() - 1)), true.to(generated.dtype), generated)
-
-        truth = self._true_landmarks(batch)
-        return Landmarks(pick(truth.image, landmarks.image), pick(truth.points, landmarks.points),
-                         pick(truth.source_points, landmarks.source_points))
-
-    def _read_mouth(self, image: torch.Tensor, batch: Batch) -> torch.Tensor:
-        """Dm's logits for the square around each target's mouth in ``image`` (y or y_hat, both at y's landmarks)."""
-        points = normalise(batch["target_landmarks"], self.config.image_size)
-        return self.dm(mouth_crop(image, points.to(image.dtype), self.config.mouth_cls_size))
 
     @staticmethod
     def _judge(discriminators: nn.ModuleList, image: torch.Tensor, x: torch.Tensor) -> list[torch.Tensor]:

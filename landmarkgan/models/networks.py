@@ -16,7 +16,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from landmarkgan.errors import LandmarkGANError
-from landmarkgan.models.warp import affine_warp
 
 NormLayer = Callable[[int], nn.Module]
 
@@ -175,18 +174,6 @@ class NLayerDiscriminator(nn.Module):
         return self.model(x)
 
 
-def random_translate(x: torch.Tensor, pixels: float) -> torch.Tensor:
-    """Move each image of (B, C, H, W) by its own offset, uniform in [-pixels, pixels] in x and in y (bilinear
-    resampling; pixels that come in from outside repeat the border)."""
-    b, _, h, w = x.shape
-    offset = (torch.rand(b, 2, device=x.device, dtype=x.dtype) * 2 - 1) * pixels
-    theta = torch.zeros(b, 2, 3, device=x.device, dtype=x.dtype)
-    theta[:, 0, 0] = theta[:, 1, 1] = 1
-    theta[:, 0, 2] = offset[:, 0] * 2 / w  # affine_grid's coordinates run from -1 to 1 over the image
-    theta[:, 1, 2] = offset[:, 1] * 2 / h
-    return affine_warp(x, theta)
-
-
 class AuxiliaryClassifier(nn.Module):
     """StarGAN's auxiliary classifier, as a network of its own: which of ``num_classes`` expressions a face shows.
 
@@ -196,16 +183,12 @@ class AuxiliaryClassifier(nn.Module):
 
     ``read_size``: when below ``image_size``, the face is first shrunk to read_size x read_size by averaging
     (a low-pass filter), so patterns finer than that cannot reach the classifier, nor be drawn to fool it.
-    ``shift``: in training mode, each face is first moved by a random sub-pixel offset of up to ``shift`` pixels
-    in x and y (bilinear, border pixels repeated), so a pattern that pleases the classifier at one alignment
-    must please it at all of them, as a real feature does and a pixel-exact adversarial one does not.
     """
 
     def __init__(self, input_nc: int, num_classes: int, image_size: int, ndf: int = 64, norm: str = "batch",
-                 read_size: int | None = None, shift: float = 0.0) -> None:
+                 read_size: int | None = None) -> None:
         super().__init__()
         self.read_size = read_size if read_size and read_size < image_size else None
-        self.shift = shift
         image_size = self.read_size or image_size
         norm_layer, bias = get_norm_layer(norm), uses_bias(norm)
         layers: list[nn.Module] = [nn.Conv2d(input_nc, ndf, kernel_size=4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
@@ -222,8 +205,6 @@ class AuxiliaryClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.input_nc:
             raise LandmarkGANError(f"the auxiliary classifier takes (B, {self.input_nc}, H, W), got {tuple(x.shape)}")
-        if self.training and self.shift:
-            x = random_translate(x, self.shift)
         if self.read_size is not None:
             x = F.adaptive_avg_pool2d(x, self.read_size)
         return self.logits(self.features(x).mean(dim=(2, 3)))

@@ -18,8 +18,8 @@ Our TPS differs from kornia's ``get_tps_transform``/``warp_image_tps`` in two wa
 All points are in the model's normalised frame (the image spans [0, 1], see ``models.pdm.normalise``).
 Everything is differentiable in the image and in both point sets.
 
-``affine_warp`` is the one affine resampling the rest of the package shares (the auxiliary classifier's random shift,
-stage I's similarity jitter, the expression classifier's augmentation, the mouth classifier's ``mouth_crop``).
+``affine_warp`` is the one affine resampling the rest of the package shares (stage I's similarity jitter, the
+expression classifier's augmentation).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from landmarkgan.errors import LandmarkGANError
 
 JAW = slice(0, 17)
 BROWS = slice(17, 27)
-MOUTH = slice(48, 68)  # the iBUG-68 outer and inner lips
 BORDER_ANCHORS_PER_SIDE = 8  # border segments per side: 4 x 8 = 32 border points
 HEAD_ANCHORS = 20  # points on the ellipse around the head
 
@@ -175,25 +174,12 @@ def warp(image: torch.Tensor, source: torch.Tensor, target: torch.Tensor, grid: 
     return F.grid_sample(image, coords.to(image.dtype), mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def affine_warp(image: torch.Tensor, theta: torch.Tensor, size: int | None = None) -> torch.Tensor:
+def affine_warp(image: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     """Resample ``image`` (B, C, H, W) through one affine map per image, ``theta`` (B, 2, 3): output point p (in
     ``affine_grid``'s [-1, 1] frame, ``align_corners=False``) reads the input at ``theta @ (p, 1)``, bilinearly;
-    points outside the image repeat its border. The output is H x W, or ``size`` x ``size`` when given."""
-    shape = list(image.shape) if size is None else [*image.shape[:2], size, size]
-    grid = F.affine_grid(theta.to(image.device, image.dtype), shape, align_corners=False)
+    points outside the image repeat its border."""
+    grid = F.affine_grid(theta.to(image.device, image.dtype), list(image.shape), align_corners=False)
     return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
-
-
-def mouth_crop(image: torch.Tensor, points: torch.Tensor, size: int, scale: float = 1.6) -> torch.Tensor:
-    """The square around each face's mouth, resampled to ``size`` x ``size`` (bilinear): centred on the mean of the
-    20 lip points of ``points`` (B, 68, 2, the [0, 1] frame), its side ``scale`` times the distance between the
-    mouth corners (points 48 and 54; at least 0.05 of the image)."""
-    centre = points[:, MOUTH].mean(dim=1)
-    side = scale * (points[:, 54] - points[:, 48]).norm(dim=-1).clamp_min(0.05)
-    theta = torch.zeros(len(points), 2, 3, device=points.device, dtype=points.dtype)
-    theta[:, 0, 0] = theta[:, 1, 1] = side  # half the side in the [-1, 1] frame = the side in the [0, 1] frame
-    theta[:, :, 2] = 2 * centre - 1
-    return affine_warp(image, theta, size)
 
 
 def fold_fraction(coords: torch.Tensor) -> torch.Tensor:

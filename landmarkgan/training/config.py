@@ -14,9 +14,12 @@ from pathlib import Path
 
 import yaml
 
-from landmarkgan.config_fields import check_finite, check_fields, field_names
+from landmarkgan.config_fields import check_finite, check_fields, drop_retired, field_names
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.models.config import ModelConfig
+
+# options of earlier versions, with the value that made each do nothing (saved run configs hold them)
+RETIRED = {"image_size": None}  # never read: the model's image_size is the size training reads the data at
 
 
 @dataclass
@@ -25,7 +28,6 @@ class TrainConfig:
 
     data: str = ""
     out: str = "runs/landmarkgan"
-    image_size: int | None = None  # None: the data set's own image size
     pairs: str = "all"  # "all" pairs of a subject, or "sample" num_pairs of them
     num_pairs: int | None = None
     epochs: int = 200
@@ -60,6 +62,9 @@ class TrainConfig:
         check_fields(self, "train")
         if self.pairs not in ("all", "sample"):
             raise LandmarkGANError(f"train.pairs must be 'all' or 'sample', got {self.pairs!r}")
+        if self.num_pairs is not None and self.pairs != "sample":
+            raise LandmarkGANError(f"train.num_pairs={self.num_pairs} would do nothing: it is the size of the sample "
+                                   "that train.pairs=sample draws; set train.pairs=sample too, or remove it")
         if self.amp not in ("off", "bf16", "fp16"):
             raise LandmarkGANError(f"train.amp must be 'off', 'bf16' or 'fp16', got {self.amp!r}")
         for name in ("epochs", "batch_size", "heldout_pairs", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints"):
@@ -101,6 +106,7 @@ class Config:
         train = d.get("train") or {}
         if not isinstance(train, dict):
             raise LandmarkGANError(f"the train config must be a mapping of options, got {type(train).__name__}")
+        train = drop_retired(train, RETIRED, "train")
         known = set(field_names(TrainConfig))
         bad = set(train) - known
         if bad:
@@ -127,6 +133,12 @@ class Config:
         if not isinstance(d, dict):
             raise LandmarkGANError(f"config file {path} must hold a mapping with 'model' and 'train' sections")
         return cls.from_dict(d)
+
+    def changes_to(self, other: "Config") -> dict[str, tuple[object, object]]:
+        """The options whose values differ in ``other``: ``"section.key" -> (this value, other's value)``."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return {f"{section}.{key}": (value, theirs[section][key]) for section, options in mine.items()
+                for key, value in options.items() if theirs[section][key] != value}
 
     def with_overrides(self, overrides: list[str]) -> "Config":
         """Apply ``section.key=value`` overrides; values are parsed as YAML scalars."""
