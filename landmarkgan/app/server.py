@@ -60,7 +60,10 @@ PREVIEW_SIDE = 1600  # a photo's preview on the page is at most this large (its 
 LIVE_SIDE = 800  # a live edit comes back at most this large: the size the page shows a photo at
 LIVE_QUALITY = 85  # ... as a JPEG of this quality
 STATIC = Path(__file__).resolve().parent / "static"
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt parameters
+MMAP_THRESHOLD = 16 * 2**20  # blocks this large (a decoded photo of 5.6 Mpx or more) go back to the system when freed
+TRIM_THRESHOLD = 64 * 2**20  # a heap keeps at most this much free memory at its top
+ARENAS = 2
 _FLAGS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
@@ -190,17 +193,23 @@ def form_refinement(value: str) -> float | None:
 
 
 def return_large_blocks() -> None:
-    """Make glibc's malloc give blocks of 1 MB or more back to the system as soon as they are freed.
+    """Make glibc's malloc give blocks of ``MMAP_THRESHOLD`` or more back to the system as soon as they are freed,
+    and bound what its heaps keep.
 
     By default glibc raises its mmap threshold after the first large free, so later decoded photos land
-    in per-thread heaps that keep their pages, and the server would stay at its peak memory for good.
-    Elsewhere (another C library) nothing is changed.
+    in per-thread heaps that keep their pages, and the server would stay at its peak memory for good. A fixed
+    threshold keeps decoded photos out of the heaps; it is not lower, since every block above it costs fresh pages
+    (a live edit's tensors of a few MB took twice as long at 1 MB). The heaps are at most ``ARENAS`` (one request
+    runs at a time) and keep at most ``TRIM_THRESHOLD`` of free memory at their top. Elsewhere (another C library)
+    nothing is changed.
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
         return
-    libc.mallopt(M_MMAP_THRESHOLD, 2**20)
+    libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    libc.mallopt(M_ARENA_MAX, ARENAS)
 
 
 def create_app(pipe: LandmarkGANPipeline, waiting: int = WAITING, store: PhotoStore | None = None) -> FastAPI:
