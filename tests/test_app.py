@@ -20,6 +20,7 @@ from skimage import data
 
 from landmarkgan.app.server import Admission, Busy, create_app
 from landmarkgan.data.images import save_image
+from landmarkgan.data.synthetic import render_face, sample_identity
 from landmarkgan.inference import LandmarkGANPipeline
 from helpers import encoded, png_header, post, running, tiny_model, tilted
 
@@ -77,16 +78,17 @@ def test_a_photo_uploaded_once_and_translated_by_its_key(server: str) -> None:
         ({"expression": "happy"}, ("notes.png", b"just some text"), 400, "cannot read 'notes.png' as an image"),
         ({"expression": "happy"}, ("empty.png", b""), 400, "'empty.png' is empty"),
         ({"expression": "bored", "sample": "astronaut.jpg"}, None, 400, "unknown expression 'bored'"),
-        ({"expression": "happy", "intensity": "lots", "sample": "astronaut.jpg"}, None, 400, "whole number"),
+        ({"expression": "happy", "intensity": "lots", "sample": "astronaut.jpg"}, None, 400, "a number such as 3 or 2.5"),
         ({"expression": "happy", "sample": "nobody.png"}, None, 400, "no sample face"),
         ({"expression": "happy"}, None, 400, "no face given"),
         # issue 11, case 10: every form field is checked
         ({"expression": "", "sample": "astronaut.jpg"}, None, 400, "no expression given; choose one of neutral"),
         ({"expression": "happy", "align": "maybe"}, ("a.png", b"x"), 400, "align must be true or false, got 'maybe'"),
         ({"all": "perhaps", "sample": "astronaut.jpg"}, None, 400, "all must be true or false, got 'perhaps'"),
-        ({"expression": "happy", "intensity": "3.5", "sample": "astronaut.jpg"}, None, 400,
-         "intensity must be a whole number such as 3 (1..4), got '3.5'"),
-        ({"expression": "happy", "intensity": "9", "sample": "astronaut.jpg"}, None, 400, "intensity must be one of"),
+        ({"expression": "happy", "intensity": "3.5.1", "sample": "astronaut.jpg"}, None, 400,
+         "intensity must be a number such as 3 or 2.5 (0 = the face's own expression, up to 6), got '3.5.1'"),
+        ({"expression": "happy", "intensity": "9", "sample": "astronaut.jpg"}, None, 400,
+         "the intensity is a number from 0 (the face's own expression) to 6, got 9"),
         ({"expression": "happy", "detector": "eyes", "sample": "astronaut.jpg"}, None, 400,
          "detector must be one of hog, cnn, auto, got 'eyes'"),
         ({"expression": "happy"}, ("notes.png", b"just some text"), 400, "it is not an image file this tool reads"),
@@ -373,3 +375,81 @@ def test_page_refinement_slider_with_a_warp_model(warp_server: str, browser) -> 
         assert not browser.find_element(By.ID, "error").is_displayed()
         faces.append(browser.find_element(By.ID, "after").get_attribute("src"))
     assert faces[0] != faces[1]
+
+
+def test_page_live_controls_and_dragged_points(warp_server: str, browser, tmp_path: Path) -> None:
+    """Issue 34: continuous intensity, a mix, the region sliders, another photo's expression, and a landmark
+    dragged over the face, with the result updating while the pointer is still down."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    wait = WebDriverWait(browser, 60)
+    browser.set_window_size(1400, 1000)
+    browser.get(warp_server + "/")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".sample[data-name='astronaut.jpg']")))
+    browser.find_element(By.CSS_SELECTOR, ".sample[data-name='astronaut.jpg']").click()
+    wait_for_result(wait, "happy 4, detail painting 75%")
+
+    def slide(element_id: str, value: float) -> None:
+        browser.execute_script(f"const s = document.getElementById('{element_id}'); s.value = {value}; "
+                               "s.dispatchEvent(new Event('input'));")
+
+    slide("intensity", 2.5)
+    wait_for_result(wait, "happy 2.5, detail painting 75%", "astronaut_happy2.5")
+    Select(browser.find_element(By.ID, "mix-with")).select_by_value("surprise")
+    slide("mix-share", 40)
+    wait_for_result(wait, "happy 60% + surprise 40%, 2.5, detail painting 75%")
+    browser.find_element(By.CSS_SELECTOR, "#regions-box summary").click()
+    slide("region-mouth", 150)
+    wait_for_result(wait, "happy 60% + surprise 40%, 2.5, mouth x1.5, detail painting 75%")
+
+    # drag the middle of the lower lip down: the result changes while the pointer is still down
+    browser.find_element(By.ID, "points-toggle").click()
+    lip = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#points circle.pt[data-point='57']")))
+    before_y = float(lip.get_attribute("cy"))
+    shown = browser.find_element(By.ID, "after").get_attribute("src")
+    ActionChains(browser).click_and_hold(lip).move_by_offset(0, 8).move_by_offset(0, 8).move_by_offset(0, 8).perform()
+    wait.until(lambda d: d.find_element(By.ID, "after").get_attribute("src") != shown)
+    assert browser.execute_script("return document.getElementById('compare').classList.contains('dragging')")
+    live = browser.find_element(By.ID, "after").get_attribute("src")
+    assert live.startswith("data:image/jpeg")
+    ActionChains(browser).release().perform()
+    wait_for_result(wait, "happy 60% + surprise 40%, 2.5, mouth x1.5, landmarks moved, detail painting 75%")
+    lip = browser.find_element(By.CSS_SELECTOR, "#points circle.pt[data-point='57']")
+    assert float(lip.get_attribute("cy")) > before_y + 10  # in the photo's pixels: the lip went down
+    assert "moved" in lip.get_attribute("class")
+    assert browser.find_element(By.ID, "after").get_attribute("src") not in (shown, live)
+
+    # a whole part moves from the keyboard; "Put points back" undoes every move
+    ring = browser.find_element(By.CSS_SELECTOR, "#points circle.grp[data-part='mouth']")
+    assert ring.get_attribute("tabindex") == "0" and "arrow keys" in ring.get_attribute("aria-label")
+    top_lip = float(browser.find_element(By.CSS_SELECTOR, "#points circle.pt[data-point='51']").get_attribute("cy"))
+    ring.send_keys(Keys.SHIFT, Keys.ARROW_UP)  # 5% of the face box up
+    wait.until(lambda d: float(d.find_element(By.CSS_SELECTOR, "#points circle.pt[data-point='51']")
+                               .get_attribute("cy")) < top_lip - 4)
+    wait_for_result(wait, "happy 60% + surprise 40%, 2.5, mouth x1.5, landmarks moved, detail painting 75%")
+    browser.find_element(By.ID, "points-reset").click()
+    wait_for_result(wait, "happy 60% + surprise 40%, 2.5, mouth x1.5, detail painting 75%")
+    browser.save_screenshot(str(tmp_path / "controls.png"))
+
+    # another photo's expression: the expression controls give way to a strength of the copy
+    other = save_image(render_face(sample_identity(np.random.default_rng(7)), "surprise", 4, 256)[0],
+                       tmp_path / "surprised.png")
+    browser.find_element(By.ID, "like-upload").send_keys(str(other))
+    wait_for_result(wait, "like the other face, mouth x1.5, detail painting 75%")
+    assert "copying surprised" in browser.find_element(By.ID, "like-label").text
+    assert not browser.find_element(By.ID, "expression").is_enabled()
+    assert browser.find_element(By.ID, "intensity").get_attribute("max") == "1.5"
+    browser.find_element(By.ID, "like-clear").click()
+    wait_for_result(wait, "happy 60% + surprise 40%, 4, mouth x1.5, detail painting 75%")
+    assert not browser.find_element(By.ID, "error").is_displayed()
+
+    # on a phone's screen everything still fits
+    browser.set_window_size(390, 844)
+    width = browser.execute_script("return window.innerWidth")
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= width
+    browser.save_screenshot(str(tmp_path / "controls_phone.png"))
+    browser.set_window_size(1400, 1000)

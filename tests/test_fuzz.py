@@ -4,6 +4,7 @@ web: a JSON error with a 4xx status), never another exception, a 500 or a hang."
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -112,6 +113,20 @@ def server(pipe: LandmarkGANPipeline) -> Iterator[str]:
 
 
 FIELD_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=30)
+NUMBERS = st.one_of(st.integers(-10**20, 10**20), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
+                    st.text(max_size=3), st.none())
+MOVES = st.lists(st.lists(NUMBERS, min_size=0, max_size=5), max_size=4).map(json.dumps)
+LIKES = st.one_of(st.lists(st.lists(st.floats(-200, 200), min_size=2, max_size=2), min_size=66, max_size=70),
+                  st.lists(st.lists(NUMBERS, max_size=3), max_size=3)).map(json.dumps)
+CONTROL_FIELDS = {  # the direct controls' fields (issue 34)
+    "expression": st.one_of(st.sampled_from(["happy", "happy:0.6,surprise:0.4", "happy:0,sad:0", "su:1,ha:1",
+                                             "happy:1,happy:2", "x:1"]), FIELD_TEXT),
+    "regions": st.one_of(st.sampled_from(["", "mouth=1.5", "eyes=0,brows=3", "jaw=3.01", "nose=", "lips=1"]),
+                         FIELD_TEXT),
+    "moves": st.one_of(st.sampled_from(["", "[[0, 57, 0, 20]]", "[[0, 67, -3.5, 1e3]]", "[[1, 0, 0, 0]]", "[]"]),
+                       MOVES, FIELD_TEXT),
+    "like": st.one_of(st.just(""), LIKES, FIELD_TEXT),
+}
 FILENAMES = st.text(st.characters(whitelist_categories=("Ll", "Lu", "Nd"), whitelist_characters="._- "),
                     min_size=1, max_size=20)
 
@@ -127,13 +142,37 @@ FILENAMES = st.text(st.characters(whitelist_categories=("Ll", "Lu", "Nd"), white
     "refinement": st.one_of(st.sampled_from(["", "1", "0.5", "1.5", "-1"]), FIELD_TEXT),
     "faces": st.one_of(st.sampled_from(["", "all", "largest", "0", "0,1", "7", "1,,2"]), FIELD_TEXT),
     "photo": st.one_of(st.just(""), st.text(max_size=40)),
+    **{name: strategy for name, strategy in CONTROL_FIELDS.items() if name != "expression"},
 }), file=st.one_of(st.none(), st.tuples(FILENAMES, st.one_of(st.sampled_from(SEEDS), st.binary(max_size=300)))))
 def test_web_form(server: str, fields: dict[str, str], file: tuple[str, bytes] | None) -> None:
     """Any form the page (or anyone) sends: 200 with a result, or a 4xx with one short error."""
-    status, body = post(server + "/api/translate", fields, file)
+    check_answer(*post(server + "/api/translate", fields, file))
+
+
+def check_answer(status: int, body: dict) -> None:
+    """200 with a result, or a 4xx with one short error that leaks nothing."""
     if status == 200:
         assert "sheet" in body or body["image"].startswith(("data:image/png", "data:image/jpeg"))
         return
     assert status in (400, 410, 413, 422), (status, body)
     assert list(body) == ["error"] and isinstance(body["error"], str) and 0 < len(body["error"]) < 400
     assert "internal error" not in body["error"] and not MEMORY_ADDRESS.search(body["error"])
+
+
+@pytest.fixture(scope="module")
+def photo_key(server: str) -> str:
+    status, answer = post(server + "/api/photo", {"sample": "astronaut.jpg"})
+    assert status == 200, answer
+    return answer["photo"]
+
+
+@FUZZ
+@given(fields=st.fixed_dictionaries({}, optional={
+    **CONTROL_FIELDS,
+    "intensity": st.one_of(st.sampled_from(["", "0", "2.5", "6", "6.01", "4.", ".5", "1e1"]), FIELD_TEXT),
+    "faces": st.one_of(st.sampled_from(["", "all", "largest", "0", "1"]), FIELD_TEXT),
+    "refinement": st.one_of(st.sampled_from(["", "1", "0.5"]), FIELD_TEXT),
+}), keyed=st.booleans())
+def test_live_edit_form(server: str, photo_key: str, fields: dict[str, str], keyed: bool) -> None:
+    """Any live edit, of the kept photo or with any key: 200 with a preview, or a 4xx with one short error."""
+    check_answer(*post(server + "/api/edit", {**fields, **({"photo": photo_key} if keyed else {})}))

@@ -44,3 +44,12 @@ def test_server_benchmark_prints_latencies_and_memory() -> None:
     assert "idle after warm-up" in out and out.count("p50") == 4
     assert "statuses {413: 2}" in out and "afterwards an ordinary request: status 200" in out
 
+
+def test_edit_benchmark_prints_latencies_throughput_and_the_split() -> None:
+    result = subprocess.run([sys.executable, str(SCRIPTS / "benchmark_edit.py"), "--edits", "4", "--clients", "2",
+                             "--megapixels", "0.3"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert "load average before" in out and "load average after" in out and out.count("p50") == 3
+    assert "edits/s" in out and "stage II" in out and "paste-back" in out
+

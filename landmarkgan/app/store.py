@@ -1,4 +1,5 @@
-"""The web page's photos between requests: uploaded once, then translated again and again without re-detecting.
+"""The web page's photos between requests: uploaded once, then translated and edited again and again without
+re-detecting (with stage I's displacements of each face and a copy at the size edits are shown, kept alongside).
 
 A photo is kept only in memory, under a key that only the client that uploaded it is given (``secrets``, 192 bits:
 unguessable, so one client can never reach another's photo). The store is bounded three ways: the number of photos,
@@ -27,13 +28,16 @@ class PhotoExpired(LandmarkGANError):
 
 @dataclass
 class StoredPhoto:
-    """A photo a client uploaded: its found faces and what naming its results needs."""
+    """A photo a client uploaded: its found faces, what live edits of it reuse, and what naming its results needs.
+    ``nbytes`` counts every array kept."""
 
     faces: object  # the pipeline's PhotoFaces (pixels and aligned faces)
     name: str  # the upload's file name without its suffix
     suffix: str  # ".jpg" or ".png": how its results are written
     detector: str
     nbytes: int = 0
+    displacements: list | None = None  # stage I's displacements of each face (the pipeline's FaceDisplacements)
+    live: object = None  # the photo at the size live edits are shown, (h, w, 3) uint8
     used: float = field(default_factory=time.monotonic)
 
 

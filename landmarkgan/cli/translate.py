@@ -12,6 +12,8 @@ from landmarkgan.cli import add_detector_argument, add_model_arguments, add_refi
 from landmarkgan.data.degradations import TASKS
 from landmarkgan.errors import LandmarkGANError
 
+DEFAULT_FRAMES = 16
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -30,9 +32,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images, or globs")
     target = p.add_mutually_exclusive_group()
     target.add_argument("-e", "--expression", help="target expression, one the model knows (the built-in model: "
-                        "neutral, happy, sad, angry, surprise, fear, disgust)")
+                        "neutral, happy, sad, angry, surprise, fear, disgust), or a mix with shares such as "
+                        "happy:0.6,surprise:0.4")
     target.add_argument("--all", action="store_true", help="every expression (and intensity) the model knows")
-    p.add_argument("--intensity", type=int, help="1..4 (4 strongest) for models with intensity control (default 4)")
+    target.add_argument("--like", metavar="PHOTO", help="copy the expression of this photo's largest face: its "
+                        "landmarks' displacement from its own neutral (as stage I sees it), normalised for size and "
+                        "pose, applied to each face's own neutral")
+    target.add_argument("--landmarks", metavar="JSON", help="render each face with exactly these landmarks: a JSON "
+                        "file of the format translate writes (each face's \"landmarks\" in the photo's pixels), for "
+                        "example one edited by hand; each set goes to the face it lies on")
+    p.add_argument("--intensity", type=float, help="with -e: 1..4 are the levels the model learned (4 strongest, the "
+                   "default), and any number from 0 (the face's own expression) to 6 (exaggerated) is interpolated, "
+                   "such as 2.5; with --like, and for models without intensity control, a strength from 0 to 1.5 "
+                   "(default 1)")
+    p.add_argument("--region", action="append", default=[], metavar="REGION=FACTOR",
+                   help="scale one landmark group's displacement: brows, eyes, nose, mouth or jaw, by a factor from 0 "
+                   "(keep the face's own) to 3, such as --region mouth=1.5; repeat it (or comma-separate) for several")
+    p.add_argument("--animate", metavar="OUT.gif", help="also write a morph from the face's own expression to the "
+                   "target, as a .gif (or .mp4 where OpenCV is installed), at most 1024 pixels large; one input only")
+    p.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help=f"frames of the --animate morph (default "
+                   f"{DEFAULT_FRAMES})")
     p.add_argument("--faces", default="all", help="which faces of a photo: all (default; with --detector auto the "
                    "CNN also looks for faces HOG misses), largest, or face numbers counted from the left from 0, "
                    "such as 0,2")
@@ -65,6 +84,61 @@ def parse_faces(text: str) -> str | list[int]:
         raise LandmarkGANError(f"--faces must be all, largest or face numbers counted from the left from 0, such as "
                                f"0,2; got {text!r}")
     return [int(part) for part in parts]
+
+
+def check_combination(args: argparse.Namespace, restoring: bool, faces: str | list[int], inputs: int) -> None:
+    """Refuse options that do not go together, before any work."""
+    controls = args.like or args.landmarks or args.region or args.animate
+    if not restoring and not (args.expression or args.all or args.like or args.landmarks):
+        raise LandmarkGANError("give the target expression (-e/--expression), --like PHOTO, --landmarks JSON or --all")
+    if restoring and args.all:
+        raise LandmarkGANError(f"--all makes every expression; a {args.task} model restores each face once")
+    if restoring and controls:
+        raise LandmarkGANError(f"--like, --landmarks, --region and --animate go with expression translation; a "
+                               f"{args.task} model restores each face")
+    if args.all and (args.region or args.animate):
+        raise LandmarkGANError("--all makes every expression at the levels the model learned; --region and --animate "
+                               "go with -e or --like")
+    if args.landmarks and (args.intensity is not None or args.region or args.animate):
+        raise LandmarkGANError("--landmarks gives the target landmarks themselves; --intensity, --region and --animate "
+                               "go with -e or --like")
+    if args.animate and inputs != 1:
+        raise LandmarkGANError(f"--animate writes one animation; give one input photo, not {inputs}")
+    if not restoring and (args.mask or args.degrade):
+        raise LandmarkGANError("--mask and --degrade go with --task colorize, inpaint or sketch")
+    if restoring and faces != "all":
+        raise LandmarkGANError(f"--faces goes with expression translation; a {args.task} model restores the one face "
+                               "of each image")
+
+
+def single_or_mix(text: str) -> str | dict[str, float]:
+    """``-e``: one expression's name, or a mix {name: share}."""
+    from landmarkgan.inference.control import parse_mix
+
+    mix = parse_mix(text)
+    return next(iter(mix)) if len(mix) == 1 else mix
+
+
+def whole_intensity(value: float | None) -> int | None:
+    """``--intensity`` for a restoration model: one of its levels."""
+    if value is not None and not float(value).is_integer():
+        raise LandmarkGANError(f"a restoration model takes the face's own intensity, a level such as 3; got {value:g}")
+    return None if value is None else int(value)
+
+
+def read_landmarks(path: Path) -> list[list]:
+    """``--landmarks``: each face's 68 landmarks (photo pixels) from a JSON file of the format translate writes."""
+    try:
+        record = json.loads(path.read_text())
+    except OSError as e:
+        raise LandmarkGANError(f"cannot read {path}: {e.strerror}") from None
+    except ValueError as e:
+        raise LandmarkGANError(f"{path} is not JSON ({e})") from None
+    faces = record.get("faces") if isinstance(record, dict) else None
+    if not isinstance(faces, list) or not faces or not all(isinstance(f, dict) and "landmarks" in f for f in faces):
+        raise LandmarkGANError(f"{path} holds no faces' landmarks: it should be as translate writes it, "
+                               '{"faces": [{"landmarks": [[x, y], ... 68 points]}, ...]}')
+    return [face["landmarks"] for face in faces]
 
 
 def expand_inputs(patterns: list[str]) -> list[Path]:
@@ -101,7 +175,9 @@ def check_output_folder(out: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from landmarkgan.data.images import load_image
+    from landmarkgan.data.images import load_image, shrink
+    from landmarkgan.inference.animation import ANIMATION_SIDE, check_animation_path, write_animation
+    from landmarkgan.inference.control import parse_regions
     from landmarkgan.inference.pipeline import LandmarkGANPipeline
 
     inputs = expand_inputs(args.inputs)
@@ -109,37 +185,43 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder(out)
     restoring = args.task != "expression"
     faces = parse_faces(args.faces)
-    if not restoring and not (args.expression or args.all):
-        raise LandmarkGANError("give the target expression (-e/--expression) or --all")
-    if restoring and args.all:
-        raise LandmarkGANError(f"--all makes every expression; a {args.task} model restores each face once")
-    if not restoring and (args.mask or args.degrade):
-        raise LandmarkGANError("--mask and --degrade go with --task colorize, inpaint or sketch")
-    if restoring and faces != "all":
-        raise LandmarkGANError(f"--faces goes with expression translation; a {args.task} model restores the one face "
-                               "of each image")
+    check_combination(args, restoring, faces, len(inputs))
+    animation = check_animation_path(args.animate) if args.animate else None
+    landmarks = read_landmarks(Path(args.landmarks)) if args.landmarks else None
+    regions = parse_regions(args.region) if args.region else None
+    expression = args.expression if restoring or not args.expression else single_or_mix(args.expression)
     pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device, detector=args.detector, task=args.task,
                                                refinement=args.refinement)
-    if args.expression or restoring:
-        pipe.check_label(args.expression or "neutral", args.intensity)  # a bad label fails before any work
+    like = pipe.expression_of(args.like, align=not args.no_align) if args.like else None
+    if restoring:
+        pipe.check_label(args.expression or "neutral", whole_intensity(args.intensity))
+    elif expression is not None or like is not None:
+        pipe.control(expression, args.intensity, regions, like)  # a bad control fails before any work
     elif args.intensity is not None:
-        raise LandmarkGANError("--intensity goes with --expression; --all makes every intensity")
+        raise LandmarkGANError("--intensity goes with --expression or --like; --all makes every intensity")
     mask = load_image(args.mask) if args.mask else None
     failed: list[str] = []
     written = 0
     for path in tqdm(inputs, desc="translate", unit="img", disable=len(inputs) < 2):
         try:
+            align = not args.no_align
             if restoring:
-                result = pipe.restore(path, args.expression or "neutral", args.intensity, align=not args.no_align,
+                result = pipe.restore(path, args.expression or "neutral", whole_intensity(args.intensity), align=align,
                                       mask=mask, degrade=args.degrade)
                 write_restored(result, path, out, args.task)
             else:
-                results = (pipe.translate_all(path, align=not args.no_align, faces=faces) if args.all else
-                           [pipe(path, args.expression, args.intensity, align=not args.no_align, faces=faces)])
+                results = (pipe.translate_all(path, align=align, faces=faces) if args.all else
+                           [pipe.edit(path, landmarks, align=align, faces=faces)] if landmarks is not None else
+                           [pipe(path, expression, args.intensity, align, faces, regions=regions, like=like)])
                 where = out / path.stem if args.all else out
                 write_photos(results, path, where, args.crops, sheet=args.all, pipe=pipe)
                 for note in results[0].skipped:
                     print(f"  {path}: skipped {note}")
+                if animation:
+                    frames = pipe.morph(path, expression, args.intensity, align, faces, regions, like, args.frames)
+                    small = shrink(frames[0].original, ANIMATION_SIDE)[0]
+                    write_animation([frame.render_photo(onto=small) for frame in frames], animation)
+                    print(f"wrote the morph ({len(frames)} frames) to {animation}")
         except LandmarkGANError as e:
             if len(inputs) == 1:
                 raise
@@ -162,7 +244,7 @@ def write_photos(results: list, path: Path, out: Path, crops: bool, sheet: bool,
     suffix, profile = photo_suffix(path), icc_profile(path)
     tiles = []
     for r in results:
-        name = f"{path.stem}_{r.expression}" + (f"{r.intensity}" if r.intensity else "")
+        name = f"{path.stem}_{r.name}"
         photo = r.render_photo()
         save_photo(photo, out / f"{name}{suffix}", profile)
         (out / f"{name}.json").write_text(json.dumps({"input": str(path), **r.to_json()}))

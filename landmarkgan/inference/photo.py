@@ -18,7 +18,7 @@ orientation and every pixel away from the faces:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -165,6 +165,21 @@ class FacePaste:
     target: np.ndarray
     change: np.ndarray | None = None
     face: np.ndarray | None = None
+
+
+def offsets_in_frame(matrix: np.ndarray | None, offsets: np.ndarray | None) -> np.ndarray | None:
+    """Moves of landmarks (N, 2) in the photo's pixels as moves in the face's frame (through the photo-to-frame
+    matrix; without one the photo is the frame). None stays None."""
+    if offsets is None or matrix is None:
+        return offsets
+    return np.asarray(offsets, dtype=np.float64) @ np.asarray(matrix, dtype=np.float64)[:, :2].T
+
+
+def scaled_paste(paste: FacePaste, scale: float) -> FacePaste:
+    """The paste for the photo scaled by ``scale`` (a preview): its matrix reads the scaled photo's pixels."""
+    offset = 0.5 / scale - 0.5  # pixel centres: a pixel p of the scaled photo lies at (p + 0.5) / scale - 0.5
+    to_photo = np.array([[1 / scale, 0.0, offset], [0.0, 1 / scale, offset], [0.0, 0.0, 1.0]])
+    return replace(paste, matrix=np.asarray(paste.matrix, dtype=np.float64) @ to_photo)
 
 
 def paste_back(photo: np.ndarray, pastes: Sequence[FacePaste], settings: WarpSettings) -> np.ndarray:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import copy
 import numbers
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -43,13 +43,17 @@ from landmarkgan.data.images import check_size, load_image, resize_image, shrink
 from landmarkgan.devices import resolve_device
 from landmarkgan.errors import LandmarkGANError, quoted
 from landmarkgan.expressions import canonical_expression
+from landmarkgan.inference.control import (NEUTRAL, ControlLabel, Control, FaceDisplacements, Label, Target,
+                                           make_control)
 from landmarkgan.inference.photo import (DETECTION_SIDE, FaceChoice, FacePaste, WarpSettings, align_in_photo,
-                                         find_faces, paste_back)
+                                         find_faces, paste_back, scaled_paste)
 from landmarkgan.landmarks.align import apply_transform, invert_transform, warp_image
 from landmarkgan.landmarks.detector import DETECTORS
 from landmarkgan.landmarks.drawing import draw_landmarks
-from landmarkgan.models.generators import check_refinement
+from landmarkgan.models.generators import check_refinement, label_vector
 from landmarkgan.models.landmarkgan import LandmarkGAN
+from landmarkgan.models.pdm import normalise
+from landmarkgan.models.warp import warp
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
 MaskInput = str | os.PathLike | Image.Image | np.ndarray
@@ -57,6 +61,7 @@ DEFAULT_INTENSITY = 4  # the strongest level, when a model with intensity contro
 DEFAULT_DETECTOR = "auto"  # dlib's HOG, and its CNN only for a photo where HOG finds no face (a tilted head)
 RESTORED_EXPRESSION = "neutral"  # a restored face's own expression, unless told
 HOLE_SEED = 0  # the seed of the hole ``degrade=True`` makes for an inpainting model
+MAX_FRAMES = 240  # a morph's frames at most
 
 
 @dataclass(repr=False)
@@ -79,10 +84,19 @@ class Translation:
     matrix: np.ndarray | None = None
     box: tuple[int, int, int, int] | None = None
     paste: FacePaste | None = None
+    control: ControlLabel | None = None
 
     @property
     def label(self) -> str:
+        """What was asked, for people: "happy 4", or a control's description ("happy 2.5, mouth x1.5")."""
+        if self.control is not None:
+            return self.control.text
         return f"{self.expression} {self.intensity}" if self.intensity else self.expression
+
+    @property
+    def name(self) -> str:
+        """What was asked, for file names: "happy4", "happy2.5_mouth1.5"."""
+        return self.control.slug if self.control is not None else self.label.replace(" ", "")
 
     def __repr__(self) -> str:
         where = f" at {self.box}" if self.box is not None else ""
@@ -103,6 +117,8 @@ class Translation:
     def to_json(self) -> dict:
         record = {"expression": self.expression, "intensity": self.intensity, "image_size": int(self.image.shape[0]),
                   "landmarks": np.round(self.landmarks.astype(np.float64), 2).tolist()}
+        if self.control is not None:
+            record["control"] = self.control.record
         if self.matrix is not None:
             record["landmarks_in_photo"] = np.round(self.landmarks_in_photo(), 2).tolist()
         return record
@@ -128,12 +144,16 @@ class PhotoTranslation:
         """The whole photo with the faces translated, (H, W, 3) uint8 (computed once, on first use)."""
         return self.render_photo()
 
-    def render_photo(self) -> np.ndarray:
-        """:attr:`photo`, computed anew (and not kept)."""
+    def render_photo(self, onto: np.ndarray | None = None) -> np.ndarray:
+        """:attr:`photo`, computed anew (and not kept); or, ``onto`` the photo scaled down (a preview at the size it
+        is shown), the faces pasted into that."""
         pastes = [face.paste for face in self.faces]
         if any(p is None for p in pastes):  # an aligned crop taken as it is: the translated crop is the photo
-            return self.faces[0].image
-        return paste_back(self.original, pastes, self.settings)
+            return self.faces[0].image if onto is None else resize_image(self.faces[0].image, onto.shape[0])
+        if onto is None:
+            return paste_back(self.original, pastes, self.settings)
+        scale = onto.shape[1] / self.original.shape[1]
+        return paste_back(onto, [scaled_paste(p, scale) for p in pastes], self.settings)
 
     def __repr__(self) -> str:
         height, width = self.original.shape[:2]
@@ -141,7 +161,7 @@ class PhotoTranslation:
 
     def __getattr__(self, name: str):
         # the first face's fields: image, landmarks, landmark_image, source, source_landmarks, matrix, box, label,
-        # overlay, expression, intensity
+        # name, control, overlay, expression, intensity
         if name in _FACE_FIELDS and "faces" in self.__dict__:  # (not while copy or pickle builds the object)
             return getattr(self.__dict__["faces"][0], name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
@@ -157,12 +177,15 @@ class PhotoTranslation:
             if face.source_landmarks is not None:
                 record["source_landmarks"] = np.round(face.landmarks_in_photo(face.source_landmarks), 2).tolist()
             faces.append(record)
-        return {"expression": self.expression, "intensity": self.intensity, "width": width, "height": height,
-                "faces": faces}
+        record = {"expression": self.expression, "intensity": self.intensity, "width": width, "height": height,
+                  "faces": faces}
+        if self.control is not None:
+            record["control"] = self.control.record
+        return record
 
 
-_FACE_FIELDS = frozenset({"expression", "intensity", "label", "image", "landmarks", "landmark_image", "source",
-                          "source_landmarks", "matrix", "box", "overlay", "landmarks_in_photo"})
+_FACE_FIELDS = frozenset({"expression", "intensity", "label", "name", "control", "image", "landmarks", "landmark_image",
+                          "source", "source_landmarks", "matrix", "box", "overlay", "landmarks_in_photo"})
 
 
 @dataclass
@@ -398,10 +421,15 @@ class LandmarkGANPipeline:
         given = None if source_landmarks is None else torch.as_tensor(
             np.asarray(source_landmarks, dtype=np.float32), device=self.device)
         out = self.model.translate(x, le, li, source_landmarks=given, refinement=self.refinement)
+        return self._translations(out, faces, checked, matrices, source_landmarks)
+
+    def _translations(self, out: dict, faces: np.ndarray, labels: Sequence[tuple[str, int]],
+                      matrices: Sequence[np.ndarray] | None, source_landmarks: np.ndarray | None) -> list[Translation]:
+        """The model's output for a batch of faces as :class:`Translation`, ready to paste back when ``matrices``."""
         images, landmark_images = to_uint8(out["image"]), to_uint8(out["landmark_image"])
         points = out["landmarks"].float().cpu().numpy()
         results = [Translation(e, i, images[k], points[k], landmark_images[k], np.asarray(faces[k]))
-                   for k, (e, i) in enumerate(checked)]
+                   for k, (e, i) in enumerate(labels)]
         if matrices is not None:
             warped = out.get("warped")
             changes = None if warped is None else ((out["image"] - warped).float() * 127.5).permute(0, 2, 3, 1).cpu()
@@ -415,15 +443,185 @@ class LandmarkGANPipeline:
                                          face=images[k] if changes is None else None)
         return results
 
-    def __call__(self, image: ImageInput, expression: str, intensity: int | None = None, align: bool = True,
-                 faces: FaceChoice = "all") -> PhotoTranslation:
-        """Translate the faces of a photo to ``expression`` (at ``intensity`` 1..4 when the model controls it).
+    def __call__(self, image: ImageInput, expression: str | Mapping[str, float] | None = None,
+                 intensity: float | None = None, align: bool = True, faces: FaceChoice = "all",
+                 regions: Mapping[str, float] | None = None, like: ImageInput | None = None) -> PhotoTranslation:
+        """Translate the faces of a photo to ``expression`` (at ``intensity`` when the model controls it).
+
+        ``expression``: a name, or a mix such as {"happy": 0.6, "surprise": 0.4}. ``intensity``: 1..4 are the levels
+        the model learned (4, the strongest, by default); any number from 0 (the face's own expression) to 6
+        (exaggerated) is interpolated between them. ``regions`` such as {"mouth": 1.5, "eyes": 0} scale each
+        landmark group's displacement. ``like``: another photo instead of an expression, whose largest face's
+        expression the faces take on (``intensity`` is then a strength, 1 by default, up to 1.5). See
+        :mod:`landmarkgan.inference.control`.
 
         ``faces``: "all" (default), "largest", or face numbers (0 = the leftmost). The result's ``photo`` is the
         whole photo with those faces changed; its other fields are the first face's, in the model's frame.
         """
         self._require_expression_model()
-        return self._translate_photo(image, [self.check_label(expression, intensity)], align, faces)[0]
+        label = self.trained_label(expression, intensity) if regions is None and like is None else None
+        if label is not None:  # one label the model was trained on: the paper's two stages as they are
+            return self._translate_photo(image, [label], align, faces)[0]
+        control = self.control(expression, intensity, regions, like, align)
+        return self.render_control(self.find_faces(image, align, faces), control)
+
+    def trained_label(self, expression: object, intensity: object) -> tuple[str, int] | None:
+        """The checked (expression, level) when a request is one label the model was trained on (a name, and a level
+        it learned or none), else None: a control (:meth:`control`)."""
+        if not isinstance(expression, str) or isinstance(intensity, bool):
+            return None
+        if intensity is None:
+            return self.check_label(expression, None)
+        whole = isinstance(intensity, numbers.Real) and float(intensity).is_integer()
+        if whole and int(intensity) in self.intensities and canonical_expression(expression) != "neutral":
+            return self.check_label(expression, int(intensity))
+        return None
+
+    def control(self, expression: str | Mapping[str, float] | None = None, intensity: float | None = None,
+                regions: Mapping[str, float] | None = None, like: ImageInput | np.ndarray | None = None,
+                align: bool = True) -> Control:
+        """A checked :class:`~landmarkgan.inference.control.Control` for this model; ``like`` is a photo (its
+        largest face is read, aligned unless ``align`` is False) or an expression from :meth:`expression_of`."""
+        levels = self.model.config.num_intensities
+        if like is not None and not (isinstance(like, np.ndarray) and like.shape == (68, 2)):
+            make_control(self.expressions, levels, expression, intensity, regions, np.zeros((68, 2)))  # check first
+            like = self.expression_of(like, align)
+        return make_control(self.expressions, levels, expression, intensity, regions, like)
+
+    def expression_of(self, image: ImageInput, align: bool = True) -> np.ndarray:
+        """The expression of a photo's largest face, as ``like=`` copies it: its landmarks' displacement from its
+        own neutral (stage I's), (68, 2) pixels of the model's frame (its aligned frame: size, position and in-plane
+        rotation taken out)."""
+        return self.displacements(self.find_faces(image, align, "largest"))[0].expression
+
+    @torch.no_grad()
+    def displacements(self, photo: PhotoFaces) -> list[FaceDisplacements]:
+        """Stage I's displacement of every label (:meth:`labels`) for each face found: what every control combines.
+        One encoder pass per face; a face's own landmarks are the detector's, else stage I's estimate of them."""
+        self._require_expression_model()
+        labels = self.labels()
+        x = torch.stack([to_tensor(f.face) for f in photo.faces]).to(self.device)
+        vectors = self._label_vectors([{label: 1.0} for label in labels])
+        targets, estimates = self.model.stage1_points(x, vectors[None].expand(len(x), -1, -1))
+        targets = targets.double().cpu().numpy()
+        estimates = None if estimates is None else estimates.double().cpu().numpy()
+        found = []
+        for k, face in enumerate(photo.faces):
+            detected = None if face.landmarks is None else np.asarray(face.landmarks, dtype=np.float64)
+            if estimates is not None:  # the warp generator: stage I's displacement from its own estimate
+                base = estimates[k]
+            elif detected is not None:  # the paper's generator: its targets, relative to the detector's landmarks
+                base = detected
+            else:
+                base = targets[k, labels.index(NEUTRAL)] if NEUTRAL in labels else targets[k].mean(0)
+            source = detected if detected is not None else estimates[k] if estimates is not None else base
+            found.append(FaceDisplacements(tuple(labels), source, targets[k] - base))
+        return found
+
+    def render_control(self, photo: PhotoFaces, control: Control,
+                       displacements: Sequence[FaceDisplacements] | None = None,
+                       shifts: Sequence[np.ndarray | None] | None = None) -> PhotoTranslation:
+        """The faces found rendered with a control's target landmarks; ``displacements`` from :meth:`displacements`
+        when kept from before; ``shifts`` (one per face, (68, 2) frame pixels, or None) move the targets further."""
+        displacements = displacements or self.displacements(photo)
+        targets = [control.target(d) for d in displacements]
+        described = control.describe()
+        if shifts is not None and any(shift is not None for shift in shifts):
+            targets = [t if shift is None else t.moved(shift) for t, shift in zip(targets, shifts)]
+            described = ControlLabel(described.text + ", landmarks moved", described.slug + "_moved",
+                                     {**described.record, "moved": True})
+        return self.render_found(photo, targets, described)
+
+    @torch.no_grad()
+    def render_found(self, photo: PhotoFaces, targets: Sequence[Target], described: ControlLabel) -> PhotoTranslation:
+        """Stage II on faces already found, face k rendered with ``targets[k]``, all in one batch."""
+        if len(targets) != len(photo.faces):
+            raise LandmarkGANError(f"{len(targets)} targets for {len(photo.faces)} faces; give one per face")
+        faces = np.stack([face.face for face in photo.faces])
+        x = torch.stack([to_tensor(f) for f in faces]).to(self.device)
+        labels = self._label_vectors([t.labels for t in targets])
+        points, sources, refined = (
+            torch.as_tensor(np.stack(rows), dtype=torch.float32, device=self.device)
+            for rows in ([t.landmarks for t in targets], [t.source for t in targets],
+                         [t.landmarks if t.refined_at is None else t.refined_at for t in targets]))
+        if self.model.config.generator == "warp":
+            out = self.model.render(x, labels, refined, sources)
+            # the refinement's change, scaled per face (as blend_refinement does), and carried beyond what was learned
+            share = torch.tensor([self.refinement * t.fade for t in targets], device=self.device)[:, None, None, None]
+            change = share * (out["image"] - out["warped"])
+            if any(t.refined_at is not None for t in targets):
+                out["warped"], change = self._carried(x, sources, refined, points, change)
+                out["landmarks"] = points
+            out["image"] = out["warped"] + change
+        else:
+            out = self.model.render(x, labels, points, sources)
+        aligned = all(face.matrix is not None for face in photo.faces)
+        results = self._translations(out, faces, [t.main_label for t in targets],
+                                     [face.matrix for face in photo.faces] if aligned else None, None)
+        for face, result in zip(photo.faces, results):
+            result.source_landmarks, result.box, result.control = face.landmarks, face.box, described
+        return PhotoTranslation(results, photo.pixels, self.warp_settings, list(photo.skipped))
+
+    def _carried(self, x: torch.Tensor, sources: torch.Tensor, refined: torch.Tensor, targets: torch.Tensor,
+                 change: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The faces warped to their targets, and the refinement's change (computed at the ``refined`` landmarks)
+        warped along from there to the targets (all landmarks (B, 68, 2) in pixels)."""
+        size, settings = self.image_size, self.warp_settings
+        source, middle, target = (normalise(p, size) for p in (sources, refined, targets))
+        return (warp(x, source, target, settings.grid, settings.regularisation),
+                warp(change, middle, target, settings.grid, settings.regularisation))
+
+    def _label_vectors(self, shares: Sequence[dict[Label, float]]) -> torch.Tensor:
+        """Label vectors (N, L) mixing the labels of each of ``shares`` ({label: share})."""
+        config = self.model.config
+        rows = []
+        for mix in shares:
+            le = torch.tensor([self.expressions.index(e) for e, _ in mix])
+            li = torch.tensor([level for _, level in mix])
+            weights = torch.tensor(list(mix.values()), dtype=torch.float32)
+            rows.append((weights[:, None] * label_vector(config, le, li)).sum(0))
+        return torch.stack(rows).to(self.device)
+
+    def edit(self, image: ImageInput, landmarks: np.ndarray | Sequence, frame: str = "photo", align: bool = True,
+             faces: FaceChoice = "all") -> PhotoTranslation:
+        """Render faces with exactly the given landmarks: (68, 2) for one face or (N, 68, 2) for several.
+
+        ``frame="photo"``: the points are in the photo's pixels (as ``translate`` writes them), and each set goes to
+        the face it lies on; ``frame="aligned"``: they are in the model's S x S frame of each face (the faces'
+        ``landmarks``), one set per face found, left to right. Faces given no landmarks are left out. Without
+        alignment the input is the frame, so the two agree. Stage II reads the label whose displacement is nearest.
+        """
+        self._require_expression_model()
+        if frame not in ("photo", "aligned"):
+            raise LandmarkGANError(f"frame is 'photo' (the photo's pixels) or 'aligned' (the model's frame), got "
+                                   f"{quoted(frame)}")
+        points = _landmark_sets(landmarks)
+        found = self.find_faces(image, align, faces)
+        if frame == "photo" and all(face.matrix is not None for face in found.faces):
+            chosen = _nearest_faces(points, found)
+            found = found.chosen(chosen)
+            points = [apply_transform(face.matrix, p) for face, p in zip(found.faces, points[np.argsort(chosen)])]
+        elif len(points) != len(found.faces):
+            raise LandmarkGANError(f"{len(points)} set(s) of landmarks for {len(found.faces)} face(s): in the aligned "
+                                   "frame give one set per face, left to right")
+        displacements = self.displacements(found)
+        targets = [Target(d.source, np.asarray(p, dtype=np.float64), {d.nearest_label(p - d.source): 1.0})
+                   for d, p in zip(displacements, points)]
+        return self.render_found(found, targets, ControlLabel("your landmarks", "edited", {"landmarks": "given"}))
+
+    def morph(self, image: ImageInput, expression: str | Mapping[str, float] | None = None,
+              intensity: float | None = None, align: bool = True, faces: FaceChoice = "all",
+              regions: Mapping[str, float] | None = None, like: ImageInput | None = None,
+              frames: int = 16) -> list[PhotoTranslation]:
+        """``frames`` translations from the faces' own expression (intensity 0) to the one asked (as in
+        :meth:`__call__`), at evenly spaced intensities: the frames of a morph."""
+        self._require_expression_model()
+        if isinstance(frames, bool) or not isinstance(frames, numbers.Integral) or not 2 <= frames <= MAX_FRAMES:
+            raise LandmarkGANError(f"a morph has from 2 to {MAX_FRAMES} frames, got {quoted(frames)}")
+        control = self.control(expression, intensity, regions, like, align)
+        found = self.find_faces(image, align, faces)
+        displacements = self.displacements(found)
+        return [self.render_control(found, control.scaled(k / (frames - 1)), displacements) for k in range(frames)]
 
     def restore(self, image: ImageInput, expression: str = RESTORED_EXPRESSION, intensity: int | None = None,
                 align: bool = True, mask: MaskInput | None = None, degrade: bool = False) -> Translation:
@@ -518,6 +716,30 @@ class LandmarkGANPipeline:
         """How this model's stage II warps faces (what pasting them back into a photo needs)."""
         c = self.model.config
         return WarpSettings(c.generator, c.warp_regularisation, max(c.image_size // 2, 32))
+
+
+def _landmark_sets(landmarks: np.ndarray | Sequence) -> np.ndarray:
+    """Landmarks for :meth:`LandmarkGANPipeline.edit` as (N, 68, 2) float64, checked."""
+    try:
+        points = np.asarray(landmarks, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise LandmarkGANError(f"landmarks must be 68 (x, y) points per face, got {quoted(landmarks)}") from None
+    points = points[None] if points.ndim == 2 else points
+    if points.ndim != 3 or points.shape[1:] != (68, 2) or not len(points):
+        raise LandmarkGANError(f"landmarks must be (68, 2) points for one face or (N, 68, 2) for several, got shape "
+                               f"{np.shape(landmarks)}")
+    if not np.isfinite(points).all():
+        raise LandmarkGANError("the landmarks hold NaN or infinite coordinates")
+    return points
+
+
+def _nearest_faces(points: np.ndarray, photo: PhotoFaces) -> list[int]:
+    """For each set of landmarks in the photo's pixels (N, 68, 2), the face found whose landmarks are nearest."""
+    detected = np.stack([apply_transform(invert_transform(face.matrix), face.landmarks) for face in photo.faces])
+    chosen = [int(np.linalg.norm(detected - p, axis=2).mean(axis=1).argmin()) for p in points]
+    if len(set(chosen)) != len(chosen):
+        raise LandmarkGANError("two sets of landmarks lie on the same face; give one set per face")
+    return chosen
 
 
 def _stacked(landmarks: np.ndarray | None, count: int) -> np.ndarray | None:

@@ -144,6 +144,19 @@ class LandmarkGenerator(nn.Module):
         source = self.pdm.decode(pdm_params[1]) if self.source_head is not None else None
         return Landmarks(image, self.pdm.decode(pdm_params[0]), source)
 
+    def points(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The target points of N labels for each image, for the price of one encoder pass and no landmark image:
+        x (B, C, S, S), labels (B, N, L) -> (target points (B, N, 68, 2), the source estimate (B, 68, 2) or None),
+        in the normalised frame; the points :meth:`forward` gives for each label."""
+        code = self.unet.encode(x).mean(dim=(2, 3))  # the bottleneck is label-free until the labels join it
+        count = labels.shape[1]
+        source = self.pdm.decode(self.source_head(code)) if self.source_head is not None else None
+        joint = code[:, None].expand(-1, count, -1)
+        if self.embed is not None:
+            joint = torch.cat([joint, self.embed(labels.to(code.dtype))], dim=2)
+        targets = self.pdm.decode(self.head(joint.reshape(-1, joint.shape[2])))
+        return targets.reshape(x.shape[0], count, *targets.shape[1:]), source
+
 
 def label_planes(labels: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """The label vector (B, L) tiled as L constant planes the size of ``like`` (B, C, H, W)."""

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from landmarkgan.errors import LandmarkGANError
+from landmarkgan.landmarks.encoding import landmark_radius, soft_landmark_image
 from landmarkgan.models.config import NUM_LANDMARKS, REFERENCE_SIZE, ModelConfig
 from landmarkgan.models.generators import (
     Landmarks,
@@ -209,6 +210,51 @@ class LandmarkGAN(nn.Module):
             "mask": out.get("mask"),
             "source_landmarks": to_pixels(landmarks.source_points, size) if landmarks.source_points is not None else None,
         }
+
+    def stage1_points(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Stage I's landmarks for N labels of each image, without drawing its landmark images (one encoder pass per
+        image): x (B, C, S, S) in [-1, 1] and label vectors (B, N, L) (:func:`label_vector` or mixes of them) ->
+        (target landmarks (B, N, 68, 2), Gl's estimate of x's own landmarks (B, 68, 2) or None), in pixels."""
+        self._require_stage1("generating landmarks")
+        self._check_images("x", x)
+        self._check_label_vectors(labels, x.shape[0])
+        targets, source = self.gl.points(x, labels)
+        size = self.config.image_size
+        return to_pixels(targets, size), None if source is None else to_pixels(source, size)
+
+    def render(
+        self,
+        x: torch.Tensor,
+        labels: torch.Tensor,
+        target_landmarks: torch.Tensor,
+        source_landmarks: torch.Tensor | None = None,
+        refinement: float = 1.0,
+    ) -> dict[str, torch.Tensor | None]:
+        """Stage II alone, on target landmarks (B, 68, 2) in pixels that the caller chose: the face follows them.
+
+        ``labels`` (B, L) are label vectors (:func:`label_vector` or mixes of them). The warp generator moves x from
+        ``source_landmarks`` (pixels, required for it). Stage II reads a landmark image drawn from the target points
+        with the face's colours, also in a model that reads Gl's decoded one (Gl never drew these points). Returns
+        what :meth:`translate` returns.
+        """
+        c = self.config
+        check_refinement(c, refinement)
+        self._check_images("x", x)
+        self._check_label_vectors(labels[:, None] if isinstance(labels, torch.Tensor) and labels.dim() == 2 else labels,
+                                  x.shape[0])
+        expected = (x.shape[0], NUM_LANDMARKS, 2)
+        for name, points in (("target_landmarks", target_landmarks), ("source_landmarks", source_landmarks)):
+            if points is not None and tuple(points.shape) != expected:
+                raise LandmarkGANError(f"{name} must be {expected} pixel coordinates, got {tuple(points.shape)}")
+        if c.generator == "warp" and source_landmarks is None:
+            raise LandmarkGANError("the warp generator moves the face from its own landmarks: give source_landmarks")
+        target = normalise(target_landmarks.to(x.dtype), c.image_size)
+        source = None if source_landmarks is None else normalise(source_landmarks.to(x.dtype), c.image_size)
+        drawn = soft_landmark_image(x, target, landmark_radius(c.image_size))
+        out = self.ge(x, Landmarks(drawn, target, source), labels.to(x.dtype))
+        return {"landmark_image": out["landmark_image"], "landmarks": target_landmarks, "image":
+                blend_refinement(out, refinement), "warped": out.get("warped"), "mask": out.get("mask"),
+                "source_landmarks": source_landmarks}
 
     def translate_batch(self, batch: Batch, refinement: float = 1.0) -> dict[str, torch.Tensor | None]:
         """:meth:`translate` on a batch of :class:`~landmarkgan.data.dataset.ExpressionPairDataset` pairs: stage I's
@@ -409,6 +455,16 @@ class LandmarkGAN(nn.Module):
         lo, hi = torch.stack([values.min(), values.max()]).tolist()
         if lo < low or hi > high:
             raise LandmarkGANError(f"{name} values must lie in {low}..{high} ({hint}), got {lo}..{hi}")
+
+    def _check_label_vectors(self, labels: torch.Tensor, batch_size: int) -> None:
+        """Label vectors (B, N, L): L = num_labels, values in [0, 1] (one-hots or mixes of them)."""
+        size = self.config.num_labels
+        if (not isinstance(labels, torch.Tensor) or labels.dim() != 3 or labels.shape[0] != batch_size
+                or labels.shape[2] != size):
+            got = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
+            raise LandmarkGANError(f"the label vectors must be a ({batch_size}, N, {size}) tensor, got {got}")
+        if not labels.is_floating_point() or not torch.isfinite(labels).all() or labels.min() < 0 or labels.max() > 1:
+            raise LandmarkGANError("the label vectors must hold numbers from 0 to 1 (one-hots, or mixes of them)")
 
     def _labels(self, x: torch.Tensor, le: torch.Tensor, li: torch.Tensor | None) -> torch.Tensor:
         """Check x, le, li and build the label vector."""

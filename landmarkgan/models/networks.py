@@ -127,12 +127,23 @@ class UnetGenerator(nn.Module):
         self.blocks = nn.ModuleList(blocks)
 
     def forward(self, x: torch.Tensor, bottleneck: Bottleneck | None = None) -> torch.Tensor:
+        self._check_input(x)
+        return self._level(0, x, bottleneck)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The innermost code (B, 8 ngf, h, w) alone, the decoder skipped: for callers that read only the
+        bottleneck (the code ``forward`` hands to ``bottleneck``)."""
+        self._check_input(x)
+        for block in self.blocks:
+            x = block.down(x)
+        return x
+
+    def _check_input(self, x: torch.Tensor) -> None:
         size = 2**self.num_downs
         if x.dim() != 4 or x.shape[1] != self.input_nc or x.shape[2] % size or x.shape[3] % size:
             raise LandmarkGANError(
                 f"the U-Net takes (B, {self.input_nc}, H, W) with H and W multiples of {size}, got {tuple(x.shape)}"
             )
-        return self._level(0, x, bottleneck)
 
     def _level(self, i: int, x: torch.Tensor, bottleneck: Bottleneck | None) -> torch.Tensor:
         block = self.blocks[i]

@@ -44,8 +44,11 @@ def tps_kernel(squared_distances: torch.Tensor) -> torch.Tensor:
 
 
 def _squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """(B, N, 2), (B, M, 2) -> (B, N, M) squared Euclidean distances."""
-    return (a[:, :, None, :] - b[:, None, :, :]).pow(2).sum(-1)
+    """(B, N, 2), (B, M, 2) -> (B, N, M) squared Euclidean distances (written per coordinate: the same numbers as a
+    sum over the last axis, several times faster than reducing an axis of two)."""
+    dx = a[:, :, None, 0] - b[:, None, :, 0]
+    dy = a[:, :, None, 1] - b[:, None, :, 1]
+    return dx * dx + dy * dy
 
 
 def fit_tps(centres: torch.Tensor, values: torch.Tensor, regularisation: float = 0.0) -> torch.Tensor:
