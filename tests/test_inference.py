@@ -123,15 +123,16 @@ def test_photo_is_detected_aligned_and_translated(pipe: LandmarkGANPipeline) -> 
 
 
 def test_a_translation_needs_its_expression_and_prints_in_one_line(pipe: LandmarkGANPipeline) -> None:
-    """pipe(image) without an expression is an error, not a silent default; a Translation's repr names what it holds
+    """pipe(image) without an expression is an error, not a silent default; a result's repr names what it holds
     instead of printing its pixel arrays."""
     face, _ = render_face(sample_identity(np.random.default_rng(3)), "neutral", 0, SIZE)
-    with pytest.raises(TypeError, match="missing 1 required positional argument: 'expression'"):
+    with pytest.raises(LandmarkGANError, match="give the expression to change to, or like= another photo"):
         pipe(face, align=False)
-    shown = repr(pipe(face, "sad", 2, align=False))
-    assert shown == (f"Translation(sad 2, {SIZE}x{SIZE} face, 68 landmarks, source given in the model's frame; "
-                     ".image, .landmarks, .landmark_image, .source)")
-    assert "aligned from a photo" in repr(pipe(ASTRONAUT, "happy"))
+    result = pipe(face, "sad", 2, align=False)
+    assert repr(result) == f"PhotoTranslation(sad 2, 1 face(s) in a {SIZE}x{SIZE} photo)"
+    assert repr(result.faces[0]) == f"Translation(sad 2, {SIZE}x{SIZE} face)"
+    found = pipe(ASTRONAUT, "happy").faces[0]
+    assert repr(found).startswith("Translation(happy 4, ") and f" face at {found.box})" in repr(found)
 
 
 def test_inputs_of_every_kind_agree(pipe: LandmarkGANPipeline, tmp_path: Path) -> None:
