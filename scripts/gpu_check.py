@@ -294,7 +294,7 @@ def translate_check(plan: Plan) -> Row:
     out = plan.work / "translate"
     status = landmarkgan_cli(["translate", *map(str, images), "-e", "happy", "--no-align", "--device", plan.device,
                               "-o", str(out)])
-    written = sorted(out.glob("*_happy*_overlay.png"))
+    written = sorted(path for path in out.glob("*_happy*") if path.suffix in (".png", ".jpg"))
     ok = status == 0 and len(written) == len(images)
     return Row("", "ok" if ok else "FAIL", peak_mib=peak_mib(device),
                notes=f"{len(written)} of {len(images)} faces translated by the built-in model")

@@ -176,16 +176,17 @@ def test_unknown_and_unsafe_formats_are_not_opened() -> None:
 
 @pytest.mark.parametrize("args, message", [
     ((np.zeros((0, 0, 3), np.uint8), "happy"), "the image is 0x0 pixels; a face image needs at least 16"),
-    ((np.zeros((SIZE, SIZE, 3), np.uint8), None), "the expression must be a name such as 'happy', got None"),
-    ((np.zeros((SIZE, SIZE, 3), np.uint8), "happy", 2.0), "whole number such as 3, or None, got 2.0 (a float)"),
-    ((np.zeros((SIZE, SIZE, 3), np.uint8), "happy", True), "whole number such as 3, or None, got True (a bool)"),
-    ((np.zeros((SIZE, SIZE, 3), np.uint8), "happy", "3"), "whole number such as 3, or None, got '3' (a str)"),
-    ((np.zeros((SIZE, SIZE, 3), np.uint8), "happy", 7), "intensity must be one of [1, 2, 3, 4] (4 strongest), got 7"),
+    ((np.zeros((SIZE, SIZE, 3), np.uint8), None), "give the expression to change to, or like= another photo"),
+    ((np.zeros((SIZE, SIZE, 3), np.uint8), "happy", float("nan")), "intensity is a number from 0 (the face's own "
+                                                                   "expression) to 6, got nan"),
+    ((np.zeros((SIZE, SIZE, 3), np.uint8), "happy", True), "to 6, got True"),
+    ((np.zeros((SIZE, SIZE, 3), np.uint8), "happy", "3"), "to 6, got '3'"),
+    ((np.zeros((SIZE, SIZE, 3), np.uint8), "happy", 7), "to 6, got 7"),
     ((torch.full((3, SIZE, SIZE), float("nan")), "happy"), "the tensor input holds NaN or infinite values"),
     ((torch.full((1, 3, SIZE, SIZE), 200.0), "happy"), r"values in [-1, 1], got 200..200"),
     ((torch.zeros(3, 0, 0), "happy"), "the tensor input is 0x0 pixels"),
     ((np.zeros((SIZE, SIZE, 3), np.uint8), "x" * 100_000), "unknown expression 'xxxxxxxxx"),
-], ids=["empty array", "no expression", "float intensity", "bool intensity", "str intensity", "intensity 7",
+], ids=["empty array", "no expression", "NaN intensity", "bool intensity", "str intensity", "intensity 7",
         "NaN tensor", "0..255 tensor", "empty tensor", "100 KB expression"])
 def test_api_inputs_get_specific_errors(pipe: LandmarkGANPipeline, args: tuple, message: str) -> None:
     """Case 9."""
