@@ -14,15 +14,16 @@ from landmarkgan.errors import LandmarkGANError
 from landmarkgan.expressions import EXPRESSIONS, expression_index
 
 if TYPE_CHECKING:
-    from landmarkgan.inference.pipeline import LandmarkGANPipeline, Translation
+    from landmarkgan.inference.pipeline import LandmarkGANPipeline
+    from landmarkgan.inference.results import PhotoTranslation, Translation
     from landmarkgan.models.landmarkgan import LandmarkGAN
 
 __version__ = "0.1.0"
-__all__ = ["EXPRESSIONS", "LandmarkGAN", "LandmarkGANError", "LandmarkGANPipeline", "Translation",
+__all__ = ["EXPRESSIONS", "LandmarkGAN", "LandmarkGANError", "LandmarkGANPipeline", "PhotoTranslation", "Translation",
            "expression_index", "__version__"]
 
 _LAZY = {"LandmarkGAN": "landmarkgan.models.landmarkgan", "LandmarkGANPipeline": "landmarkgan.inference.pipeline",
-         "Translation": "landmarkgan.inference.pipeline"}
+         "PhotoTranslation": "landmarkgan.inference.results", "Translation": "landmarkgan.inference.results"}
 
 
 def __getattr__(name: str) -> object:

@@ -49,7 +49,8 @@ from landmarkgan.data.images import ImageTooLarge, decode_image, load_image, pho
 from landmarkgan.errors import LandmarkGANError, quoted
 from landmarkgan.inference.control import MAX_INTENSITY, MAX_REGION, MAX_STRENGTH, REGIONS
 from landmarkgan.inference.photo import offsets_in_frame
-from landmarkgan.inference.pipeline import DEFAULT_INTENSITY, LandmarkGANPipeline, PhotoTranslation, Translation
+from landmarkgan.inference.pipeline import DEFAULT_INTENSITY, LandmarkGANPipeline
+from landmarkgan.inference.results import PhotoTranslation, Translation
 from landmarkgan.inference.sheets import photo_sheet, photo_tile
 from landmarkgan.landmarks.detector import DETECTORS
 
