@@ -215,6 +215,26 @@ def test_cli_translate_one_all_and_batches(model_dir: Path, tmp_path: Path, caps
     assert (out / "astronaut_fear1.png").is_file()
 
 
+def test_cli_translate_gives_inputs_that_share_a_name_their_own_outputs(model_dir: Path, tmp_path: Path) -> None:
+    """a/me.png, b/me.png, b/me.jpg in one run: each is written under its own name, none overwritten."""
+    from landmarkgan.cli.translate import output_stems
+
+    faces = [render_face(sample_identity(np.random.default_rng(seed)), "neutral", 0, SIZE)[0] for seed in (1, 2, 3)]
+    paths = [save_image(faces[0], tmp_path / "a" / "me.png"), save_image(faces[1], tmp_path / "b" / "me.png"),
+             tmp_path / "b" / "me.jpg", save_image(faces[0], tmp_path / "b" / "you.png")]
+    Image.fromarray(faces[2]).save(paths[2], quality=95)
+    assert list(output_stems(paths).values()) == ["a_me_png", "b_me_png", "b_me_jpg", "you"]
+    assert list(output_stems([paths[0], paths[1]]).values()) == ["a_me", "b_me"]
+    assert list(output_stems([paths[1], paths[2]]).values()) == ["me_png", "me_jpg"]
+    assert list(output_stems([paths[0], paths[0].with_name("ME.png")]).values()) == ["a_me_png", "a_ME_png_2"]
+    out = tmp_path / "out"
+    assert main(["translate", *map(str, paths), "-e", "sad", "--no-align", "-o", str(out), "--model", str(model_dir)]) == 0
+    written = {p.name for p in out.iterdir()}
+    assert {"a_me_png_sad4.png", "b_me_png_sad4.png", "b_me_jpg_sad4.jpg", "you_sad4.png"} <= written
+    assert json.loads((out / "b_me_jpg_sad4.json").read_text())["input"] == str(paths[2])
+    assert not np.array_equal(load_image(out / "a_me_png_sad4.png"), load_image(out / "b_me_png_sad4.png"))
+
+
 def test_cli_translate_errors(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     photo = save_image(ASTRONAUT, tmp_path / "a.png")
     cases = [

@@ -132,12 +132,12 @@ def test_a_png_stays_png_and_a_colour_profile_is_kept(pipe: LandmarkGANPipeline,
     Image.fromarray(photo).save(tmp_path / "portrait.jpg", quality=95, icc_profile=profile)
     assert main(["translate", str(tmp_path / "portrait.png"), str(tmp_path / "portrait.jpg"), "-e", "fear",
                  "--detector", "hog", "-o", str(tmp_path / "out")]) == 0
-    for name in ("portrait_fear4.png", "portrait_fear4.jpg"):
+    for name in ("portrait_png_fear4.png", "portrait_jpg_fear4.jpg"):  # two inputs named portrait: two outputs
         with Image.open(tmp_path / "out" / name) as written:
             assert written.format == ("PNG" if name.endswith(".png") else "JPEG") and written.size == (400, 500)
             assert written.info.get("icc_profile") == profile
-    lossless = load_image(tmp_path / "out" / "portrait_fear4.png")
-    box = json.loads((tmp_path / "out" / "portrait_fear4.json").read_text())["faces"][0]["box"]
+    lossless = load_image(tmp_path / "out" / "portrait_png_fear4.png")
+    box = json.loads((tmp_path / "out" / "portrait_png_fear4.json").read_text())["faces"][0]["box"]
     assert np.array_equal(lossless[outside(box, photo.shape)], photo[outside(box, photo.shape)])
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import glob
-import os
 import json
+import os
 from pathlib import Path
 
 from landmarkgan.cli import add_detector_argument, add_model_arguments, add_refinement_argument
@@ -163,6 +163,34 @@ def expand_inputs(patterns: list[str]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
+def output_stems(inputs: list[Path]) -> dict[Path, str]:
+    """The name each input's outputs start with: its stem; where inputs share a stem, the folder's name and the stem
+    (a/me.jpg, b/me.jpg: a_me, b_me), or the stem and the format (me.jpg, me.png: me_jpg, me_png), or all three,
+    numbered if still shared; so no output overwrites another's."""
+    groups: dict[str, list[Path]] = {}
+    for path in inputs:
+        groups.setdefault(path.stem.lower(), []).append(path)
+    stems: dict[Path, str] = {}
+    taken: set[str] = set()
+    for path in inputs:
+        group = groups[path.stem.lower()]
+        base = path.stem
+        if len(group) > 1:
+            folder, kind = path.parent.name, path.suffix.lstrip(".")
+            if len({p.parent.name for p in group}) == len(group):
+                base = f"{folder}_{path.stem}"
+            elif len({p.suffix.lower() for p in group}) == len(group):
+                base = f"{path.stem}_{kind}"
+            else:
+                base = f"{folder}_{path.stem}_{kind}"
+        stem, number = base, 2
+        while stem.lower() in taken:
+            stem, number = f"{base}_{number}", number + 1
+        taken.add(stem.lower())
+        stems[path] = stem
+    return stems
+
+
 def check_output_folder(out: Path) -> None:
     """Refuse an output folder that cannot be one (an existing file, or below one) or cannot be written."""
     existing = next(p for p in (out, *out.parents) if p.exists())  # "." or "/" at the latest
@@ -181,6 +209,7 @@ def run(args: argparse.Namespace) -> int:
     from landmarkgan.inference.pipeline import LandmarkGANPipeline
 
     inputs = expand_inputs(args.inputs)
+    stems = output_stems(inputs)
     out = Path(args.out)
     check_output_folder(out)
     restoring = args.task != "expression"
@@ -208,13 +237,13 @@ def run(args: argparse.Namespace) -> int:
             if restoring:
                 result = pipe.restore(path, args.expression or "neutral", whole_intensity(args.intensity), align=align,
                                       mask=mask, degrade=args.degrade)
-                write_restored(result, path, out, args.task)
+                write_restored(result, path, stems[path], out, args.task)
             else:
                 results = (pipe.translate_all(path, align=align, faces=faces) if args.all else
                            [pipe.edit(path, landmarks, align=align, faces=faces)] if landmarks is not None else
                            [pipe(path, expression, args.intensity, align, faces, regions=regions, like=like)])
-                where = out / path.stem if args.all else out
-                write_photos(results, path, where, args.crops, sheet=args.all, pipe=pipe)
+                where = out / stems[path] if args.all else out
+                write_photos(results, path, stems[path], where, args.crops, sheet=args.all, pipe=pipe)
                 for note in results[0].skipped:
                     print(f"  {path}: skipped {note}")
                 if animation:
@@ -234,8 +263,9 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def write_photos(results: list, path: Path, out: Path, crops: bool, sheet: bool, pipe) -> None:
-    """Each translation of one photo: the whole photo (in the input's format) and its landmarks JSON; with ``crops``
+def write_photos(results: list, path: Path, stem: str, out: Path, crops: bool, sheet: bool, pipe) -> None:
+    """Each translation of one photo, named from ``stem``: the whole photo (in the input's format) and its landmarks
+    JSON; with ``crops``
     each face's aligned crop, overlay and landmarks; with ``sheet`` a contact sheet (and, with ``crops``, each face's
     sheet of crops)."""
     from landmarkgan.data.images import icc_profile, photo_suffix, save_image, save_photo
@@ -244,7 +274,7 @@ def write_photos(results: list, path: Path, out: Path, crops: bool, sheet: bool,
     suffix, profile = photo_suffix(path), icc_profile(path)
     tiles = []
     for r in results:
-        name = f"{path.stem}_{r.name}"
+        name = f"{stem}_{r.name}"
         photo = r.render_photo()
         save_photo(photo, out / f"{name}{suffix}", profile)
         (out / f"{name}.json").write_text(json.dumps({"input": str(path), **r.to_json()}))
@@ -259,18 +289,18 @@ def write_photos(results: list, path: Path, out: Path, crops: bool, sheet: bool,
     if sheet:
         first = results[0]
         save_photo(photo_sheet(photo_tile(first.original, first), tiles, pipe.expressions, pipe.intensities),
-                   out / f"{path.stem}_sheet.jpg")
+                   out / f"{stem}_sheet.jpg")
         if crops:
             for k in range(len(first.faces)):
                 save_image(translation_sheet([r.faces[k] for r in results], pipe.expressions, pipe.intensities),
-                           out / f"{path.stem}_face{k}_all.png")
+                           out / f"{stem}_face{k}_all.png")
 
 
-def write_restored(result, path: Path, out: Path, task: str) -> None:
+def write_restored(result, path: Path, stem: str, out: Path, task: str) -> None:
     """A restored face (aligned crop): the face, the input the model read, the overlay and the landmarks."""
     from landmarkgan.data.images import save_image
 
-    name = f"{path.stem}_{task}"
+    name = f"{stem}_{task}"
     save_image(result.source, out / f"{name}_input.png")
     save_image(result.image, out / f"{name}.png")
     save_image(result.overlay(), out / f"{name}_overlay.png")
