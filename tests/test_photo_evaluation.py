@@ -74,14 +74,14 @@ def test_evaluate_photos_end_to_end(tmp_path: Path) -> None:
     report = json.loads((out / "photos.json").read_text())
     rows = list(report["summary"])
     assert rows == ["copy the input (reference)", "warp only, refinement 0 (reference)",
-                    "default model, refinement 0.5"]
+                    "default model, refinement 0.5 on the features"]
     expressions = ["neutral", "happy", "sad", "angry", "surprise", "fear", "disgust"]
     assert [t["expression"] for t in report["targets"]] == expressions
     assert [t["intensity"] for t in report["targets"]] == [0, 4, 4, 4, 4, 4, 4]
     assert [face["name"] for face in report["faces"]] == ["astronaut.jpg"]
     face = report["faces"][0]
     assert face["input"]["face"] is True
-    model = face["outputs"]["default model, refinement 0.5"]
+    model = face["outputs"]["default model, refinement 0.5 on the features"]
     assert len(model) == 7 and all(0 <= o["identity_distance"] < 0.6 for o in model)  # still her
     for row in rows:
         summary = report["summary"][row]
@@ -89,7 +89,7 @@ def test_evaluate_photos_end_to_end(tmp_path: Path) -> None:
         assert all(0 <= s <= 1 for s in shares) and summary["mean"] == pytest.approx(np.mean(shares), abs=1e-4)
     assert report["notes"] == ["no face found in sky.png; left out"]
     text = (out / "photos.md").read_text()
-    assert "| default model, refinement 0.5 |" in text and "contact_sheet.png" in text
+    assert "| default model, refinement 0.5 on the features |" in text and "contact_sheet.png" in text
     sheet = Image.open(out / "contact_sheet.png")
     assert sheet.width > 8 * 128 and 128 < sheet.height < 2 * 128 + 60  # one face: input and seven outputs
 

@@ -44,6 +44,10 @@ def add_refinement_argument(parser: argparse.ArgumentParser) -> None:
                         help="warp-generator models: how much of the learned refinement to blend in, from 0 (the "
                         "warp alone) to 1 (the model as trained; default). On real photos 0.5 tones down the "
                         "streaks a refinement trained on synthetic faces can paint")
+    parser.add_argument("--refinement-area", choices=("face", "features"), default=None,
+                        help="warp-generator models: where the refinement goes, over the whole face (as trained) or "
+                        "around the mouth and eyes only, the warp alone elsewhere (default: on faces found in photos "
+                        "the model's choice, features for the built-in model; face otherwise)")
 
 
 def add_detector_argument(parser: argparse.ArgumentParser) -> None:

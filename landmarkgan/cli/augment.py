@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from landmarkgan.inference.pipeline import LandmarkGANPipeline
 
     pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device, task="expression",
-                                               refinement=args.refinement)
+                                               refinement=args.refinement, refinement_area=args.refinement_area)
     samples = augment_dataset(pipe, args.data, args.out, split=args.split, batch_size=args.batch_size)
     print(f"generated {len(samples)} faces from {len({s.extra['source'] for s in samples})} images of {args.data} "
           f"into {args.out}")

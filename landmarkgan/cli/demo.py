@@ -16,8 +16,9 @@ from landmarkgan.cli import add_model_arguments
 PHOTO_EXPRESSIONS = ("happy", "sad", "surprise")  # the before/after strip of the bundled photo
 PHOTO_NOTE = (
     "note: the default model learned from synthetic faces only. On the real photo it moves the person's own mouth, "
-    "lids and brows toward each expression, but tints the eyes and draws stripes where a mouth must open "
-    "(surprise): it never saw a real face change. Train on a real data set (landmarkgan prepare, then train) for photos."
+    "lids and brows toward each expression and paints the mouth and eyes (there only, on photos), with specks, and "
+    "a broken mouth where it must open wide (surprise): it never saw a real face change. Train on a real data set "
+    "(landmarkgan prepare, then train) for photos."
 )
 
 

@@ -75,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     model = load_model(args.model)
     check_refinement(model.config, args.refinement)  # a bad strength fails before the classifier trains
+    if args.refinement_area:
+        raise LandmarkGANError("--refinement-area is for photos (evaluate --photos): the synthetic pairs are evaluated "
+                               "with the model as trained")
     seeds = list(dict.fromkeys(args.classifier_seed or ([] if args.classifier else [0])))
 
     def trained(seed: int, file: Path) -> object:
@@ -117,8 +120,10 @@ def run_photos(args: argparse.Namespace) -> int:
     from landmarkgan.inference.pipeline import LandmarkGANPipeline
 
     recognizer = load_photo_recognizer(args.recognizer)  # a missing file fails before the model loads
-    pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device, refinement=args.refinement)
-    title = str(args.model or "default model") + f", refinement {args.refinement:g}"
+    pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device, refinement=args.refinement,
+                                               refinement_area=args.refinement_area)
+    title = (str(args.model or "default model") + f", refinement {args.refinement:g}"
+             + (f" on the {pipe.photo_refinement_area}" if pipe.model.config.generator == "warp" else ""))
     out = evaluate_photos(pipe, args.photos, recognizer, title=title).write(args.out)
     print((out / "photos.md").read_text())
     print(f"written to {out}: photos.md, photos.json, contact_sheet.png")

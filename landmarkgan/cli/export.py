@@ -25,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--generators-only", action="store_true", help="folder: leave out the discriminators")
     p.add_argument("--half", action="store_true", help="folder: store the weights in float16 (half the size)")
     p.add_argument("--description", default="", help="folder: a line saying what the model is")
+    p.add_argument("--photo-refinement-area", choices=("face", "features"), default=None,
+                   help="folder: where the warp generator's refinement goes on faces found in photos, unless the "
+                   "user says otherwise (features: around the mouth and eyes only, for a model trained on drawn faces)")
     add_refinement_argument(p)
     p.set_defaults(func=run)
 
@@ -34,7 +37,11 @@ def run(args: argparse.Namespace) -> int:
 
     from landmarkgan.inference.export import export_model
     from landmarkgan.inference.loading import load_model
+    from landmarkgan.inference.pipeline import PHOTO_AREA_KEY
 
+    if args.refinement_area:
+        raise LandmarkGANError("--refinement-area applies to faces found in photos, which an export does not see; for a "
+                               "model folder, --photo-refinement-area records it")
     suffix = args.out.lower().rsplit(".", 1)[-1] if "." in args.out else ""
     fmt = args.format or {"onnx": "onnx", "pt": "torchscript", "pts": "torchscript"}.get(suffix, "folder")
     if fmt == "folder" and args.refinement != 1:
@@ -42,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
                                "model as trained: pass --refinement (or refinement=) where the folder is used")
     model = load_model(args.model)
     if fmt == "folder":
-        metadata = {**model.metadata, **({"description": args.description} if args.description else {})}
+        metadata = {**model.metadata, **({"description": args.description} if args.description else {}),
+                    **({PHOTO_AREA_KEY: args.photo_refinement_area} if args.photo_refinement_area else {})}
         folder = model.save_pretrained(args.out, discriminators=not args.generators_only,
                                        dtype=torch.float16 if args.half else torch.float32, metadata=metadata)
         size = sum(f.stat().st_size for f in folder.iterdir()) / 2**20

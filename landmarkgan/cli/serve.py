@@ -28,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from landmarkgan.inference.pipeline import LandmarkGANPipeline
 
     app = create_app(LandmarkGANPipeline.from_pretrained(args.model, device=args.device, detector=args.detector,
-                                                         task="expression", refinement=args.refinement))
+                                                         task="expression", refinement=args.refinement,
+                                                         refinement_area=args.refinement_area))
     print(f"LandmarkGAN page: http://{args.host}:{args.port}/  (Ctrl-C stops it)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

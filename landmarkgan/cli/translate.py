@@ -220,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
     regions = parse_regions(args.region) if args.region else None
     expression = args.expression if restoring or not args.expression else single_or_mix(args.expression)
     pipe = LandmarkGANPipeline.from_pretrained(args.model, device=args.device, detector=args.detector, task=args.task,
-                                               refinement=args.refinement)
+                                               refinement=args.refinement, refinement_area=args.refinement_area)
     like = pipe.expression_of(args.like, align=not args.no_align) if args.like else None
     if restoring:
         pipe.check_label(args.expression or "neutral", whole_intensity(args.intensity))

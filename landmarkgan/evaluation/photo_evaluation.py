@@ -181,13 +181,14 @@ class PhotoEvaluation:
 
 def evaluate_photos(pipe: LandmarkGANPipeline, folder: str | os.PathLike, recognizer: PhotoRecognizer,
                     title: str = "model", progress: bool = True) -> PhotoEvaluation:
-    """Translate every face of the photos in ``folder`` to the seven targets with ``pipe`` (at its refinement) and
-    read the outputs with ``recognizer``, next to the copy and warp-only references (see the module's description)."""
+    """Translate every face of the photos in ``folder`` to the seven targets with ``pipe`` (at its refinement, in the
+    area it keeps it to on photos) and read the outputs with ``recognizer``, next to the copy and warp-only
+    references (see the module's description)."""
     if pipe.task != "expression":
         raise LandmarkGANError(f"this model restores faces ({pipe.task}); photos are evaluated for expression models")
     faces, notes = photo_faces(folder, pipe)
     targets = photo_targets(pipe)
-    pipes = {MODEL: pipe}
+    pipes = {MODEL: pipe.with_refinement_area(pipe.photo_refinement_area)}  # as on faces found in photos
     if pipe.model.config.generator == "warp":
         pipes = {WARP: pipe.with_refinement(0.0), **pipes}
     else:

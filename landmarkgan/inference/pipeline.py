@@ -44,6 +44,7 @@ from landmarkgan.expressions import canonical_expression
 from landmarkgan.inference.control import (NEUTRAL, ControlLabel, Control, FaceDisplacements, Label, Target,
                                            make_control)
 from landmarkgan.inference.photo import DETECTION_SIDE, FaceChoice, FacePaste, WarpSettings, align_in_photo, find_faces
+from landmarkgan.inference.refinement_area import check_refinement_area, keep_to_area
 from landmarkgan.inference.results import AlignedInput, PhotoFaces, PhotoTranslation, Translation
 from landmarkgan.landmarks.align import apply_transform, invert_transform, warp_image
 from landmarkgan.landmarks.detector import DETECTORS
@@ -59,6 +60,7 @@ DEFAULT_DETECTOR = "auto"  # dlib's HOG, and its CNN only for a photo where HOG 
 RESTORED_EXPRESSION = "neutral"  # a restored face's own expression, unless told
 HOLE_SEED = 0  # the seed of the hole ``degrade=True`` makes for an inpainting model
 MAX_FRAMES = 240  # a morph's frames at most
+PHOTO_AREA_KEY = "photo_refinement_area"  # a model folder's metadata: where its refinement goes on photos
 
 
 class LandmarkGANPipeline:
@@ -76,16 +78,21 @@ class LandmarkGANPipeline:
             the model as trained, 0 the warp alone, in between a part of the refinement's change (its blending
             mask scaled). On real photos the refinement, trained on the synthetic set, can paint streaks that a
             lower strength tones down (docs/default_model.md, "On a photo").
+        refinement_area: for the warp generator, where the refinement goes: "face" (everywhere, as trained) or
+            "features" (around the mouth and eyes only, the warp alone elsewhere). None (default): on faces found in
+            photos, the area the model folder names for photos (the built-in model: "features"), else "face".
     """
 
     def __init__(self, model: LandmarkGAN, device: str | torch.device = "auto",
                  detector: str | object = DEFAULT_DETECTOR, task: str | None = None,
-                 refinement: float = 1.0) -> None:
+                 refinement: float = 1.0, refinement_area: str | None = None) -> None:
         from landmarkgan.inference.loading import check_task
 
         check_task(model, task)
         check_refinement(model.config, refinement)
+        check_refinement_area(refinement_area)
         self.refinement = refinement
+        self.refinement_area = refinement_area
         self.device = resolve_device(device)
         if not model.config.has_stage1:
             raise LandmarkGANError(
@@ -99,12 +106,13 @@ class LandmarkGANPipeline:
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str = "auto",
                         detector: str | object = DEFAULT_DETECTOR, task: str | None = None,
-                        refinement: float = 1.0) -> "LandmarkGANPipeline":
+                        refinement: float = 1.0, refinement_area: str | None = None) -> "LandmarkGANPipeline":
         """The pipeline of a model folder, a training run or checkpoint, or (None) the built-in default model
         (refused when it was trained for another ``task`` than the one given)."""
         from landmarkgan.inference.loading import load_model
 
-        return cls(load_model(path), device=device, detector=detector, task=task, refinement=refinement)
+        return cls(load_model(path), device=device, detector=detector, task=task, refinement=refinement,
+                   refinement_area=refinement_area)
 
     def with_detector(self, detector: str | object) -> "LandmarkGANPipeline":
         """This pipeline, sharing its model, finding faces with another detector ("hog", "cnn" or "auto")."""
@@ -118,6 +126,20 @@ class LandmarkGANPipeline:
         other = copy.copy(self)
         other.refinement = refinement
         return other
+
+    def with_refinement_area(self, area: str | None) -> "LandmarkGANPipeline":
+        """This pipeline, sharing its model, keeping the warp generator's refinement to ``area`` ("face",
+        "features", or None: the model's own choice on photos)."""
+        check_refinement_area(area)
+        other = copy.copy(self)
+        other.refinement_area = area
+        return other
+
+    @property
+    def photo_refinement_area(self) -> str:
+        """Where the refinement goes on faces found in photos: the area asked, else the model folder's choice for
+        photos, else the whole face."""
+        return self.refinement_area or self.model.metadata.get(PHOTO_AREA_KEY, "face")
 
     def save_pretrained(self, folder: str | os.PathLike, **kwargs) -> Path:
         """Save the model as a model folder (see ``LandmarkGAN.save_pretrained`` for the options)."""
@@ -269,7 +291,9 @@ class LandmarkGANPipeline:
 
     def _translations(self, out: dict, faces: np.ndarray, labels: Sequence[tuple[str, int]],
                       matrices: Sequence[np.ndarray] | None, source_landmarks: np.ndarray | None) -> list[Translation]:
-        """The model's output for a batch of faces as :class:`Translation`, ready to paste back when ``matrices``."""
+        """The model's output for a batch of faces as :class:`Translation`, ready to paste back when ``matrices``
+        (faces found in a photo, whose refinement is kept to :attr:`photo_refinement_area`)."""
+        keep_to_area(out, self.photo_refinement_area if matrices is not None else self.refinement_area or "face")
         images, landmark_images = to_uint8(out["image"]), to_uint8(out["landmark_image"])
         points = out["landmarks"].float().cpu().numpy()
         results = [Translation(e, i, images[k], points[k], landmark_images[k], np.asarray(faces[k]))
