@@ -188,6 +188,7 @@ def test_cli_translate_one_all_and_batches(model_dir: Path, tmp_path: Path, caps
     photo = save_image(ASTRONAUT, tmp_path / "in" / "astronaut.png")
     assert main(["translate", str(photo), "-e", "angry", "--intensity", "2", "-o", str(out), "--model", str(model_dir)]) == 0
     assert load_image(out / "astronaut_angry2.png").shape == ASTRONAUT.shape  # the whole photo, at its size
+    assert f"astronaut.png: 1 face changed -> {out / 'astronaut_angry2.png'}" in capsys.readouterr().out
     record = json.loads((out / "astronaut_angry2.json").read_text())
     assert record["expression"] == "angry" and (record["width"], record["height"]) == (512, 512)
     assert len(record["faces"]) == 1 and len(record["faces"][0]["landmarks"]) == 68

@@ -243,7 +243,10 @@ def run(args: argparse.Namespace) -> int:
                            [pipe.edit(path, landmarks, align=align, faces=faces)] if landmarks is not None else
                            [pipe(path, expression, args.intensity, align, faces, regions=regions, like=like)])
                 where = out / stems[path] if args.all else out
-                write_photos(results, path, stems[path], where, args.crops, sheet=args.all, pipe=pipe)
+                first = write_photos(results, path, stems[path], where, args.crops, sheet=args.all, pipe=pipe)
+                count = len(results[0].faces)
+                tqdm.write(f"{path.name}: {count} face{'s' if count != 1 else ''} changed -> "
+                           f"{where if args.all else first}")
                 for note in results[0].skipped:
                     print(f"  {path}: skipped {note}")
                 if animation:
@@ -263,20 +266,20 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def write_photos(results: list, path: Path, stem: str, out: Path, crops: bool, sheet: bool, pipe) -> None:
+def write_photos(results: list, path: Path, stem: str, out: Path, crops: bool, sheet: bool, pipe) -> Path:
     """Each translation of one photo, named from ``stem``: the whole photo (in the input's format) and its landmarks
-    JSON; with ``crops``
-    each face's aligned crop, overlay and landmarks; with ``sheet`` a contact sheet (and, with ``crops``, each face's
-    sheet of crops)."""
+    JSON; with ``crops`` each face's aligned crop, overlay and landmarks; with ``sheet`` a contact sheet (and, with
+    ``crops``, each face's sheet of crops). Returns the first photo written."""
     from landmarkgan.data.images import icc_profile, photo_suffix, save_image, save_photo
     from landmarkgan.inference.sheets import photo_sheet, photo_tile, translation_sheet
 
     suffix, profile = photo_suffix(path), icc_profile(path)
     tiles = []
+    written = []
     for r in results:
         name = f"{stem}_{r.name}"
         photo = r.render_photo()
-        save_photo(photo, out / f"{name}{suffix}", profile)
+        written.append(save_photo(photo, out / f"{name}{suffix}", profile))
         (out / f"{name}.json").write_text(json.dumps({"input": str(path), **r.to_json()}))
         if sheet:
             tiles.append((r, photo_tile(photo, r)))
@@ -294,6 +297,7 @@ def write_photos(results: list, path: Path, stem: str, out: Path, crops: bool, s
             for k in range(len(first.faces)):
                 save_image(translation_sheet([r.faces[k] for r in results], pipe.expressions, pipe.intensities),
                            out / f"{stem}_face{k}_all.png")
+    return written[0]
 
 
 def write_restored(result, path: Path, stem: str, out: Path, task: str) -> None:
