@@ -20,15 +20,10 @@ most 800 pixels) and sends that back as a JPEG. It prints:
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -36,36 +31,16 @@ from PIL import Image
 
 from landmarkgan.assets import asset_path
 
+from benchmark_server import Server, encoded, percentiles, post  # scripts/, beside this one
+
 EXPRESSIONS = ("surprise", "happy", "sad", "angry")
-
-
-def post(url: str, fields: dict[str, str], file: tuple[str, bytes] | None = None) -> tuple[int, float, dict]:
-    """A multipart/form-data POST; (status, seconds, JSON answer)."""
-    boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-             for k, v in fields.items()]
-    if file:
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file[0]}"\r\n'
-                     "Content-Type: application/octet-stream\r\n\r\n".encode() + file[1] + b"\r\n")
-    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-    request = urllib.request.Request(url, data=body,
-                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-    start = time.perf_counter()
-    try:
-        with urllib.request.urlopen(request, timeout=600) as response:
-            answer, status = json.loads(response.read()), response.status
-    except urllib.error.HTTPError as e:
-        answer, status = json.loads(e.read()), e.code
-    return status, time.perf_counter() - start, answer
 
 
 def photo(megapixels: float) -> bytes:
     """The bundled portrait scaled (bicubic) to about ``megapixels``, as a JPEG of quality 90."""
     image = Image.open(asset_path("faces") / "astronaut.jpg").convert("RGB")
     side = round((megapixels * 1e6) ** 0.5)
-    buffer = io.BytesIO()
-    image.resize((side, side), Image.Resampling.BICUBIC).save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
+    return encoded(image.resize((side, side), Image.Resampling.BICUBIC), "JPEG", quality=90)
 
 
 def edits(count: int, seed: int) -> list[dict[str, str]]:
@@ -79,54 +54,26 @@ def edits(count: int, seed: int) -> list[dict[str, str]]:
     return fields
 
 
-def percentiles(seconds: list[float]) -> str:
-    ms = sorted(1000 * s for s in seconds)
-    pick = lambda q: ms[min(len(ms) - 1, round(q * (len(ms) - 1)))]  # noqa: E731
-    return f"p50 {statistics.median(ms):6.1f}  p90 {pick(0.9):6.1f}  p99 {pick(0.99):6.1f}  max {ms[-1]:6.1f} ms"
-
-
-class Server:
-    """``landmarkgan serve`` in a subprocess (its torch on ``threads`` threads when given)."""
+class EditServer(Server):
+    """``landmarkgan serve`` in a subprocess (its torch on ``threads`` threads when given), uploading and editing."""
 
     def __init__(self, model: str | None, threads: int | None) -> None:
-        with __import__("socket").socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
-        command = [sys.executable, "-m", "landmarkgan", "serve", "--port", str(self.port), "--detector", "hog"]
-        self.process = subprocess.Popen(command + (["--model", model] if model else []), env=env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"the server did not start:\n{self.process.stderr.read()}")
-            try:
-                urllib.request.urlopen(self.url + "/api/info", timeout=5).read()
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise SystemExit("the server did not answer within 120 s")
+        super().__init__(model, threads, ("--detector", "hog"))
 
     def upload(self, data: bytes) -> str:
         status, _, answer = post(self.url + "/api/photo", {}, ("photo.jpg", data))
         if status != 200:
-            raise SystemExit(f"the upload failed: {answer}")
-        return answer["photo"]
+            raise SystemExit(f"the upload failed: {answer.decode(errors='replace')}")
+        return json.loads(answer)["photo"]
 
     def run(self, key: str, fields: list[dict[str, str]], route: str = "/api/edit") -> list[float]:
         seconds = []
         for f in fields:
             status, spent, answer = post(self.url + route, {"photo": key, **f})
             if status != 200:
-                raise SystemExit(f"{route} answered {status}: {answer}")
+                raise SystemExit(f"{route} answered {status}: {answer.decode(errors='replace')}")
             seconds.append(spent)
         return seconds
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-
 
 def split(data: bytes, count: int) -> dict[str, float]:
     """Where one edit's time goes, in this process: median ms of stage II, paste-back and JPEG."""
@@ -163,7 +110,7 @@ def main() -> None:
 
     data = photo(args.megapixels)
     load = os.getloadavg()
-    server = Server(args.model, args.threads)
+    server = EditServer(args.model, args.threads)
     try:
         key = server.upload(data)
         server.run(key, edits(5, 0))  # warm-up

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -48,8 +49,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def post(url: str, fields: dict[str, str], file: tuple[str, bytes] | None = None) -> tuple[int, float]:
-    """A multipart/form-data POST; returns (status, seconds)."""
+def post(url: str, fields: dict[str, str], file: tuple[str, bytes] | None = None) -> tuple[int, float, bytes]:
+    """A multipart/form-data POST; returns (status, seconds until the whole answer is read, the answer's bytes)."""
     boundary = uuid.uuid4().hex
     parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
              for k, v in fields.items()]
@@ -62,21 +63,21 @@ def post(url: str, fields: dict[str, str], file: tuple[str, bytes] | None = None
     start = time.perf_counter()
     try:
         with urllib.request.urlopen(request, timeout=600) as response:
-            response.read()
-            status = response.status
+            answer, status = response.read(), response.status
     except urllib.error.HTTPError as e:
-        e.read()
-        status = e.code
-    return status, time.perf_counter() - start
+        answer, status = e.read(), e.code
+    return status, time.perf_counter() - start, answer
 
 
 class Server:
-    """``landmarkgan serve`` in a subprocess, with its memory read from /proc."""
+    """``landmarkgan serve`` in a subprocess (its torch on ``threads`` threads when given, with ``options`` such as
+    ``["--detector", "hog"]``), with its memory read from /proc."""
 
-    def __init__(self, model: str | None) -> None:
+    def __init__(self, model: str | None, threads: int | None = None, options: tuple[str, ...] = ()) -> None:
         self.port = free_port()
-        command = [sys.executable, "-m", "landmarkgan", "serve", "--port", str(self.port)]
-        self.process = subprocess.Popen(command + (["--model", model] if model else []),
+        env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
+        command = [sys.executable, "-m", "landmarkgan", "serve", "--port", str(self.port), *options]
+        self.process = subprocess.Popen(command + (["--model", model] if model else []), env=env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.time() + 120
@@ -111,7 +112,7 @@ def run_requests(server: Server, requests: list[Request], clients: int) -> tuple
     with ThreadPoolExecutor(clients) as pool:
         answers = list(pool.map(lambda r: post(server.url + "/api/translate", *r), requests))
     wall = time.perf_counter() - start
-    return [s for code, s in answers if code == 200], Counter(code for code, _ in answers), wall
+    return [s for code, s, _ in answers if code == 200], Counter(code for code, _, _ in answers), wall
 
 
 def percentiles(seconds: list[float]) -> str:
@@ -192,7 +193,7 @@ def main() -> None:
             print(f"  {label:48s} statuses {dict(codes)} in {wall:.1f} s; resident {before:.0f} MB before, "
                   f"peak {peak:.0f} MB, {server.memory('VmRSS'):.0f} MB 2 s after")
 
-        status, seconds = post(server.url + "/api/translate", *ordinary)
+        status, seconds, _ = post(server.url + "/api/translate", *ordinary)
         print(f"\nafterwards an ordinary request: status {status} in {1000 * seconds:.0f} ms; "
               f"resident {server.memory('VmRSS'):.0f} MB (idle was {idle:.0f} MB)")
     finally:
