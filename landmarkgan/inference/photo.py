@@ -91,7 +91,7 @@ def find_faces(pixels: np.ndarray, detector: object, faces: FaceChoice = "all",
         found = [detector.detect_one(small, what)]
     if not found:
         raise LandmarkGANError(_no_face_message(what, detector, scale))
-    everyone = sorted((_in_photo(d, scale) for d in found), key=lambda f: f.box[0] + f.box[2])
+    everyone = sorted((detection_in_photo(d, scale) for d in found), key=lambda f: f.box[0] + f.box[2])
     if faces == "largest":
         chosen = [max(everyone, key=lambda f: f.width)]
     elif faces == "all":
@@ -110,7 +110,8 @@ def find_faces(pixels: np.ndarray, detector: object, faces: FaceChoice = "all",
     return kept, skipped
 
 
-def _in_photo(detection: object, scale: float) -> PhotoFace:
+def detection_in_photo(detection: object, scale: float) -> PhotoFace:
+    """A detection in a photo shrunk by ``scale`` (:func:`shrink`), its box and landmarks in the photo's own pixels."""
     box = tuple(int(round(v / scale)) for v in detection.box)
     return PhotoFace(box, (detection.landmarks + 0.5) / scale - 0.5)
 

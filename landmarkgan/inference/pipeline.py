@@ -43,7 +43,8 @@ from landmarkgan.errors import LandmarkGANError, quoted
 from landmarkgan.expressions import canonical_expression
 from landmarkgan.inference.control import (NEUTRAL, ControlLabel, Control, FaceDisplacements, Label, Target,
                                            make_control)
-from landmarkgan.inference.photo import DETECTION_SIDE, FaceChoice, FacePaste, WarpSettings, align_in_photo, find_faces
+from landmarkgan.inference.photo import (DETECTION_SIDE, FaceChoice, FacePaste, WarpSettings, align_in_photo,
+                                         detection_in_photo, find_faces)
 from landmarkgan.inference.refinement_area import check_refinement_area, keep_to_area
 from landmarkgan.inference.results import AlignedInput, PhotoFaces, PhotoTranslation, Translation
 from landmarkgan.landmarks.align import apply_transform, invert_transform, warp_image
@@ -214,11 +215,9 @@ class LandmarkGANPipeline:
         what = what or (str(image) if isinstance(image, (str, os.PathLike)) else "the image")
         pixels = _pixels(image)
         small, scale = shrink(pixels, DETECTION_SIDE)
-        found = self.detector.detect_one(small, what)
-        landmarks = (found.landmarks + 0.5) / scale - 0.5
-        aligned = align_in_photo(pixels, landmarks, self.image_size)
-        box = tuple(int(round(v / scale)) for v in found.box)
-        return AlignedInput(aligned.image, aligned.landmarks, aligned.matrix, box)
+        face = detection_in_photo(self.detector.detect_one(small, what), scale)
+        aligned = align_in_photo(pixels, face.landmarks, self.image_size)
+        return AlignedInput(aligned.image, aligned.landmarks, aligned.matrix, face.box)
 
     def find_faces(self, image: ImageInput, align: bool = True, faces: FaceChoice = "all",
                    what: str | None = None) -> PhotoFaces:
