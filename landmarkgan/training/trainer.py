@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from landmarkgan.data.dataset import ExpressionPairDataset
+from landmarkgan.data.pairs import balanced_targets
 from landmarkgan.data.images import save_image
 from landmarkgan.devices import resolve_device
 from landmarkgan.errors import LandmarkGANError
@@ -119,6 +120,8 @@ class Trainer:
             tc.data, split="train", image_size=mc.image_size, pairs=tc.pairs, num_pairs=tc.num_pairs, seed=tc.seed,
             cache_mb=tc.cache_mb, task=mc.task,
         )
+        if tc.balance_targets:
+            self.dataset.pairs = balanced_targets(self.dataset.pairs, self.dataset.samples)
         if list(self.dataset.expressions) != mc.expressions:
             if resume:
                 raise LandmarkGANError(
