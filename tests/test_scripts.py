@@ -42,3 +42,30 @@ def test_photo_mouth_ceiling_prints_the_model_and_the_exact_warps() -> None:
     assert lines[0].startswith("happy 4: mouth width") and "the model's output: dlib reads" in lines[1]
     assert [line.split("|")[0].strip() for line in lines[3:]] == ["0.50", "1.00"]
     assert all(len(line.split("|")) == 3 for line in lines[3:])
+
+
+def test_asked_expression_scores_every_pair_asked_for_one_expression(tmp_path: Path) -> None:
+    from landmarkgan.data.synthetic import synthesize_dataset
+    from landmarkgan.evaluation.expression_classifier import save_classifier, train_on_folder
+    from tests.helpers import tiny_model
+
+    data = tmp_path / "data"
+    synthesize_dataset(data, num_identities=6, size=32, intensities=(4,), seed=0)
+    files = [save_classifier(train_on_folder(data, tiny_model().config.expressions, size=32, steps=2, seed=s,
+                                             progress=False), tmp_path / f"c{s}.safetensors") for s in (0, 1)]
+    model = tiny_model(generator="warp", stage2_landmark_image="drawn", refinement_colours="palette")
+    model.save_pretrained(tmp_path / "model", discriminators=False)
+    common = ["--data", str(data), "--model", str(tmp_path / "model"), "--classifier", *map(str, files)]
+    neutral = subprocess.run([sys.executable, str(SCRIPTS / "asked_expression.py"), "--expression", "neutral", *common],
+                             capture_output=True, text=True, timeout=600)
+    assert neutral.returncode == 0, neutral.stderr[-3000:]
+    lines = neutral.stdout.splitlines()
+    # 1 test subject with a neutral face and 6 others: 6 pairs asked for neutral, scored under both classifiers
+    assert lines[0] == "6 test pairs asked for neutral; share read as asked:"
+    assert sum(line.startswith(f"| {f} |") for f in files for line in lines) == 2
+    assert any(line.startswith("| mean |") for line in lines)
+    assert [line.split("|")[1].strip() for line in lines if line.startswith("| neutral | 6 |")] == ["neutral"]
+    sample = subprocess.run([sys.executable, str(SCRIPTS / "asked_expression.py"), "--pairs", "20", *common],
+                            capture_output=True, text=True, timeout=600)
+    assert sample.returncode == 0, sample.stderr[-3000:]
+    assert sample.stdout.splitlines()[0] == "20 test pairs (seed 0); share read as asked:"
