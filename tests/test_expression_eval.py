@@ -17,6 +17,7 @@ from landmarkgan.evaluation.expression_classifier import (
     ExpressionClassifier,
     NormalAugmentation,
     accuracy,
+    batch_indices,
     load_classifier,
     normal_augment,
     predict,
@@ -107,6 +108,20 @@ def test_training_is_seeded_and_leaves_the_global_rng_alone(task: dict[str, torc
     assert torch.equal(torch.rand(3), before)
     assert all(torch.equal(first[k], again[k]) for k in first)
     assert not torch.equal(first["head.weight"], other["head.weight"])
+
+
+def test_balanced_batches_draw_every_class_equally_often() -> None:
+    """1 face of class 0 against 30 of class 1 and 9 of class 2: reshuffled passes show class 0 once per pass,
+    balanced batches about a third of the time; the unbalanced stream is the passes it always was."""
+    labels = torch.tensor([0] + [1] * 30 + [2] * 9)
+    drawn = torch.cat([next(b) for b in [batch_indices(labels, 8, torch.Generator().manual_seed(0), True)]
+                       for _ in range(3000)])
+    shares = torch.bincount(labels[drawn], minlength=3).double() / len(drawn)
+    assert torch.allclose(shares, torch.full((3,), 1 / 3, dtype=torch.float64), atol=0.02)
+    passes = batch_indices(labels, 8, torch.Generator().manual_seed(0))
+    order = torch.cat([next(passes) for _ in range(5)])
+    expected = torch.randperm(40, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(order, expected)
 
 
 def test_bad_training_inputs_are_explained(task: dict[str, torch.Tensor]) -> None:

@@ -22,7 +22,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -219,6 +219,7 @@ def train_expression_classifier(
     weight_decay: float = 1e-4,
     augmentation: NormalAugmentation = NormalAugmentation(),
     desc: str = "expression classifier",
+    balanced: bool = False,
 ) -> ExpressionClassifier:
     """Train an expression classifier with Adam and cross-entropy; returned in eval mode.
 
@@ -226,7 +227,10 @@ def train_expression_classifier(
     "0".."K-1"). The run draws ``steps`` optimiser steps of ``batch_size`` images (default
     ``epochs`` passes over the data), reshuffling each pass. Everything random (weights,
     shuffling, dropout, augmentation when ``augment``) comes from ``seed``; the caller's
-    global RNG state is left untouched. ``desc`` labels the progress bar.
+    global RNG state is left untouched. ``desc`` labels the progress bar. ``balanced`` draws every
+    batch's images with replacement, each class equally likely (for data where one class is rare,
+    such as the one neutral face per subject of the built-in synthetic set: 4% of its faces),
+    instead of in reshuffled passes over the data.
     """
     check_images(images)
     labels = check_labels(labels, images.shape[0], num_classes)
@@ -250,12 +254,10 @@ def train_expression_classifier(
         model = ExpressionClassifier(config).to(device)
         optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
         model.train()
-        order = torch.empty(0, dtype=torch.long)
         bar = tqdm(range(total_steps), desc=desc, unit="step", disable=not progress)
+        batches = batch_indices(labels, batch, generator, balanced)
         for _ in bar:
-            while order.numel() < batch:  # a stream of reshuffled passes over the data
-                order = torch.cat([order, torch.randperm(count, generator=generator)])
-            index, order = order[:batch], order[batch:]
+            index = next(batches)
             x = images[index].to(device)
             if augment:
                 x = normal_augment(x, generator, augmentation)
@@ -265,6 +267,22 @@ def train_expression_classifier(
             optimiser.step()
             bar.set_postfix(loss=f"{loss.item():.3f}")
     return model.eval()
+
+
+def batch_indices(labels: torch.Tensor, batch: int, generator: torch.Generator, balanced: bool = False
+                  ) -> Iterator[torch.Tensor]:
+    """Endless batches of ``batch`` indices into ``labels`` (N,): reshuffled passes over the data, or with
+    ``balanced`` drawn with replacement, every class present equally likely."""
+    if balanced:
+        weights = (1 / torch.bincount(labels).double())[labels]
+        while True:
+            yield torch.multinomial(weights, batch, replacement=True, generator=generator)
+    order = torch.empty(0, dtype=torch.long)
+    while True:
+        while order.numel() < batch:
+            order = torch.cat([order, torch.randperm(len(labels), generator=generator)])
+        index, order = order[:batch], order[batch:]
+        yield index
 
 
 @torch.no_grad()
@@ -366,9 +384,11 @@ def load_expression_faces(
 
 def train_on_folder(
     data: str | os.PathLike[str], expressions: Sequence[str], size: int = 64, steps: int = 1500,
-    seed: int = 0, device: str | torch.device = "cpu", progress: bool = True,
+    seed: int = 0, device: str | torch.device = "cpu", progress: bool = True, balanced: bool = False,
 ) -> ExpressionClassifier:
-    """An expression classifier trained on the real training faces of a data folder (at ``size``)."""
+    """An expression classifier trained on the real training faces of a data folder (at ``size``); ``balanced``:
+    each expression drawn equally often (see :func:`train_expression_classifier`)."""
     images, labels = load_expression_faces(data, "train", size, expressions, progress)
     return train_expression_classifier(images, labels, len(expressions), steps=steps, classes=expressions, seed=seed,
-                                       device=device, progress=progress, desc="expression classifier")
+                                       device=device, progress=progress, desc="expression classifier",
+                                       balanced=balanced)
