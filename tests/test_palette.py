@@ -3,11 +3,13 @@ refinement that can only shade the warped face and mix in those colours around t
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from landmarkgan.data.synthetic import render_face, sample_identity
 from landmarkgan.errors import LandmarkGANError
@@ -126,6 +128,20 @@ def test_the_palette_refinement_is_a_shaded_mix_of_the_warped_face_and_the_palet
     base = (1 - share) * (warped + 1) / 2 + sum(by_hand[:, k : k + 1] * (palette[:, k, :, None, None] + 1) / 2
                                                for k in range(len(PALETTE)))
     assert torch.allclose(result["image"], (shading * base).clamp(0, 1) * 2 - 1, atol=1e-5)
+    smooth = F.interpolate(F.avg_pool2d(out[:, :1], 2), scale_factor=2, mode="bilinear", align_corners=False)
+    assert torch.allclose(shading, 2 ** (torch.tanh(smooth) * shading_region), atol=1e-6)
+
+
+def test_the_shading_has_no_pixel_sized_pattern() -> None:
+    """A checkerboard in the shading logit (what a stride-2 transposed convolution makes) averages out: the shading
+    stays 1; a smooth logit passes."""
+    out, warped, palette, shading_region, region = layers()
+    out[:, 0] = 3.0 * (torch.arange(SIZE)[:, None] + torch.arange(SIZE)[None, :]).remainder(2) * 2 - 3.0
+    assert torch.allclose(palette_refinement(out, warped, palette, shading_region, region)["shading"],
+                          torch.ones(2, 1, SIZE, SIZE))
+    out[:, 0] = 1.0
+    shading = palette_refinement(out, warped, palette, shading_region, region)["shading"]
+    assert torch.allclose(shading, 2 ** (math.tanh(1.0) * shading_region), atol=1e-6)
 
 
 def test_it_cannot_paint_a_colour_the_person_lacks() -> None:

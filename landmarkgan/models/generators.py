@@ -27,6 +27,7 @@ FOREHEAD_OFFSETS = (15.0, 30.0)  # the brows moved up by these (pixels at 256 x 
 PALETTE_SIGMA = 6.0  # the palette region's Gaussians, in pixels of a 256 x 256 image
 SHADING_RANGE = 2.0  # the palette refinement's shading multiplies the face by 1/2 to 2
 KEEP_BIAS = 4.0  # added to the "keep the warped face" logit: an untrained palette refinement barely paints
+SHADING_POOL = 2  # the shading logit is averaged over 2 x 2 pixels and interpolated back: no checkerboard, no speckle
 
 
 def _atanh(x: torch.Tensor) -> torch.Tensor:
@@ -108,11 +109,15 @@ def palette_refinement(out: torch.Tensor, warped: torch.Tensor, palette: torch.T
     In [0, 1] intensities: the layer weights are a softmax over the K + 1 logits (the keep logit raised by
     :data:`KEEP_BIAS`), the palette's weights are multiplied by ``region`` and the keep weight is what they leave, so
     ``base = keep * warped + sum_k weight_k * palette_k`` is a convex mix of the warped pixel and the palette; the
-    shading ``s = SHADING_RANGE ** (tanh(out_0) * shading_region)`` is grey, from 1/2 to 2 and 1 outside its region;
+    shading ``s = SHADING_RANGE ** (tanh(smooth(out_0)) * shading_region)`` is grey, from 1/2 to 2 and 1 outside its
+    region, ``smooth`` averaging over :data:`SHADING_POOL` x :data:`SHADING_POOL` pixels and interpolating back
+    (bilinearly), so that it varies smoothly: no pixel-sized speckle or checkerboard, on a photo no grain of its own;
     the image is ``clamp(s * base, 0, 1)``. Returns {"image", "shading" (B, 1, S, S), "weights" (B, K, S, S), "mask":
     the palette's share 1 - keep (B, 1, S, S)}, images back in [-1, 1].
     """
-    shading = SHADING_RANGE ** (torch.tanh(out[:, :1]) * shading_region)
+    smooth = F.interpolate(F.avg_pool2d(out[:, :1], SHADING_POOL), size=out.shape[-2:], mode="bilinear",
+                           align_corners=False)
+    shading = SHADING_RANGE ** (torch.tanh(smooth) * shading_region)
     logits = torch.cat([out[:, 1:2] + KEEP_BIAS, out[:, 2:]], dim=1)
     weights = torch.softmax(logits, dim=1)[:, 1:] * region
     share = weights.sum(dim=1, keepdim=True)
