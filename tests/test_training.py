@@ -118,6 +118,26 @@ def test_the_palette_refinement_learns(data: Path, tmp_path: Path) -> None:
     assert (layers["shading"] - 1).abs().amax() > 0.05 and layers["mask"].amax() > 0.2
 
 
+def test_a_palette_refinement_starts_from_a_trained_model(data: Path, tmp_path: Path) -> None:
+    """train.init: a palette run takes a trained free-refinement run's stage I whole and stage II's U-Net where it
+    fits; it is saved, so a --resume of it does not read the init folder again."""
+    first = tiny(data, tmp_path / "free", "train.max_steps=2", "model.identity_loss=false", *WARP)
+    Trainer(first, progress_bar=False).train()
+    source = weights_of(tmp_path / "free")
+    config = tiny(data, tmp_path / "palette", "train.max_steps=1", "model.identity_loss=false", *WARP,
+                  "model.refinement_colours=palette", "model.colour_residual=false",
+                  f"train.init={latest_checkpoint(tmp_path / 'free')}")
+    trainer = Trainer(config, progress_bar=False)
+    state = trainer.model.state_dict()
+    gl = [k for k in source if k.startswith("gl.")]
+    assert gl and all(torch.equal(state[k], source[k]) for k in gl)
+    first_conv = "ge.unet.blocks.0.down.0.weight"
+    old = source[first_conv]
+    assert torch.equal(state[first_conv][:, : old.shape[1]], old) and not state[first_conv][:, old.shape[1]:].any()
+    trainer.train()
+    assert Config.load(tmp_path / "palette" / "config.yaml").train.init == config.train.init
+
+
 def weights_of(run: Path) -> dict[str, torch.Tensor]:
     return load_file(latest_checkpoint(run) / "model.safetensors")
 

@@ -42,6 +42,7 @@ from landmarkgan.training import distributed
 from landmarkgan.training.checkpoint import Progress, latest_checkpoint, load_checkpoint, load_ema, save_checkpoint
 from landmarkgan.training.config import Config
 from landmarkgan.training.ema import WeightAverage
+from landmarkgan.training.init import init_from
 from landmarkgan.training.jitter import similarity_jitter
 from landmarkgan.training.photometric import photometric_augment
 from landmarkgan.training.sampler import ResumableSampler
@@ -135,6 +136,8 @@ class Trainer:
 
         self.model = LandmarkGAN(mc)
         self.model.fit_pdm(self.dataset.train_landmarks())
+        if tc.init and not resume:
+            init_from(self.model, tc.init)
         self.model.to(self.device)
         if tc.channels_last:
             self.model.to(memory_format=torch.channels_last)
