@@ -337,11 +337,13 @@ def test_export_matches_eager_pytorch(model_dir: Path, tmp_path: Path, fmt: str,
 
 
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
-def test_export_of_the_warp_generator_matches_eager_pytorch(tmp_path: Path, fmt: str) -> None:
-    """ONNX has no linear solver: the warp's thin-plate spline is solved by elimination in the exported graph."""
+@pytest.mark.parametrize("colours", ["free", "palette"])
+def test_export_of_the_warp_generator_matches_eager_pytorch(tmp_path: Path, fmt: str, colours: str) -> None:
+    """ONNX has no linear solver: the warp's thin-plate spline is solved by elimination in the exported graph. The
+    palette refinement's sampling of the source's colours exports too."""
     from landmarkgan.inference.export import example_inputs, export_model, run_exported
 
-    model = tiny_model(generator="warp", stage2_landmark_image="drawn").eval()
+    model = tiny_model(generator="warp", stage2_landmark_image="drawn", refinement_colours=colours).eval()
     path, difference = export_model(model, tmp_path / f"warp.{fmt}", fmt)
     assert difference < 1e-4
     x, labels = example_inputs(model, batch=2, seed=3)

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from landmarkgan.data.dataset import ExpressionPairDataset, to_tensor
 from landmarkgan.data.images import save_image
 from landmarkgan.data.manifest import Sample, write_manifest
-from landmarkgan.data.pairs import make_pairs
+from landmarkgan.data.pairs import balanced_targets, make_pairs, pair_array
 from landmarkgan.errors import LandmarkGANError
 from landmarkgan.landmarks.encoding import landmark_image
 
@@ -51,6 +51,22 @@ def test_all_pairs_hand_counted() -> None:
 def test_source_expression_filter() -> None:
     pairs = make_pairs(sample_rows(), "train", source_expression="NE")
     assert pairs == [(0, 1), (0, 2), (0, 3), (0, 4), (5, 6)]
+
+
+def test_balanced_targets_repeat_the_rarely_asked_expressions() -> None:
+    """Training pairs of subject A (5 images: neutral, happy/1, happy/2 twice, sad): targets neutral 4, happy 10, sad
+    4 (B's v1 adds a neutral and a happy target), so neutral (5) and sad (4) pairs are repeated round(11/5) = 2 and
+    round(11/4) = 3 times, in place."""
+    samples = sample_rows()
+    pairs = pair_array(samples, "train")
+    balanced = balanced_targets(pairs, samples)
+    asked = lambda p: [samples[int(j)].expression for j in p[:, 1]]  # noqa: E731
+    counts = {e: asked(pairs).count(e) for e in ("neutral", "happy", "sad")}
+    assert counts == {"neutral": 5, "happy": 11, "sad": 4}
+    repeats = {"neutral": 2, "happy": 1, "sad": 3}
+    assert {e: asked(balanced).count(e) for e in counts} == {e: counts[e] * repeats[e] for e in counts}
+    expected = [tuple(p) for p in pairs for _ in range(repeats[samples[int(p[1])].expression])]
+    assert [tuple(p) for p in balanced] == expected
 
 
 def test_sampled_pairs_are_seeded() -> None:

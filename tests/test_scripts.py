@@ -63,7 +63,7 @@ def test_asked_expression_scores_every_pair_asked_for_one_expression(tmp_path: P
     synthesize_dataset(data, num_identities=6, size=32, intensities=(4,), seed=0)
     files = [save_classifier(train_on_folder(data, tiny_model().config.expressions, size=32, steps=2, seed=s,
                                              progress=False), tmp_path / f"c{s}.safetensors") for s in (0, 1)]
-    model = tiny_model(generator="warp", stage2_landmark_image="drawn")
+    model = tiny_model(generator="warp", stage2_landmark_image="drawn", refinement_colours="palette")
     model.save_pretrained(tmp_path / "model", discriminators=False)
     common = ["--data", str(data), "--model", str(tmp_path / "model"), "--classifier", *map(str, files)]
     neutral = subprocess.run([sys.executable, str(SCRIPTS / "asked_expression.py"), "--expression", "neutral", *common],

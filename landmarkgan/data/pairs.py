@@ -102,3 +102,17 @@ def make_pairs(
     index); ``mode="sample"`` a seeded random ``num`` of them (all of them when fewer exist).
     ``source_expression`` keeps only pairs whose source has that expression (e.g. "neutral")."""
     return [(int(a), int(b)) for a, b in pair_array(samples, split, mode, num, seed, source_expression)]
+
+
+def balanced_targets(pairs: np.ndarray, samples: list[Sample]) -> np.ndarray:
+    """``pairs`` (N, 2) with each pair repeated so that every target expression is asked about as often as the most
+    asked one (to the nearest whole repeat), in the original order, each pair's repeats together.
+
+    A data set with one neutral face per subject and four intensities of every other expression (the built-in
+    synthetic set, BU-3DFE) asks for neutral in 1 pair of 25; balanced, its neutral targets are repeated 4 times,
+    and neutral is asked as often as happy or sad.
+    """
+    targets = np.asarray([samples[int(j)].expression for j in pairs[:, 1]])
+    names, counts = np.unique(targets, return_counts=True)
+    repeats = dict(zip(names, np.maximum(1, np.round(counts.max() / counts)).astype(np.int64)))
+    return np.repeat(pairs, [repeats[t] for t in targets], axis=0)

@@ -28,8 +28,10 @@ LANDMARK_SOURCES = ("generated", "ground_truth", "none")
 GENERATORS = ("unet", "warp")
 STAGE2_LANDMARK_IMAGES = ("decoded", "drawn")
 REFINEMENT_REGIONS = ("image", "features")
+REFINEMENT_COLOURS = ("free", "palette")
 # the warp generator's own options: they do nothing for the paper's generator
-WARP_OPTIONS = ("lambda_mask", "lambda_colour", "lambda_change", "colour_residual", "refinement_head", "refinement_region")
+WARP_OPTIONS = ("lambda_mask", "lambda_colour", "lambda_change", "colour_residual", "refinement_head", "refinement_region",
+                "refinement_colours")
 
 
 @dataclass
@@ -70,10 +72,18 @@ class ModelConfig:
             generator the colours come from the warped face).
         warp_regularisation: smoothing of the warp's thin-plate spline (0 interpolates exactly; above 0 it
             stays solvable where target points coincide, e.g. the lips of a closed mouth).
-        lambda_mask: weight of the warp generator's mask loss: the blending mask learns, per pixel, whether
+        refinement_colours: how the warp generator's refinement may change the warped face (ours): "free", a colour
+            image of any colour blended in through a mask (``colour_residual``, ``refinement_region``,
+            ``lambda_colour`` and ``lambda_mask`` shape it), or "palette": the network decides where and how much,
+            the colours come from the person: a grey shading (1/2 to 2 times the face's brightness) near the facial
+            features, and around the target's mouth and eyes a mix of the warped face with colours sampled from the
+            source face at its landmarks (lips, skin, teeth, a dark mouth cavity, sclera, iris). It cannot paint a
+            colour the person lacks, so on a photo it carries the photo's own colours
+            (``generators.palette_refinement``).
+        lambda_mask: weight of the free refinement's mask loss: the blending mask learns, per pixel, whether
             its colour image or the warped face is closer to the real target (binary cross-entropy).
-        lambda_colour: weight of the warp generator's second reconstruction term, on its colour image alone
-            (the recon_loss kind against y). Without these two the blending mask falls to 0 and stays there:
+        lambda_colour: weight of the free refinement's second reconstruction term, on its colour image alone
+            (the recon_loss kind against y). Neither applies to the palette refinement. Without these two the blending mask falls to 0 and stays there:
             where the mask is 0 the colour image gets no gradient, so it never becomes worth blending in.
         lambda_change: weight of the warp generator's change-weighted reconstruction term: the recon_loss kind
             between y_hat and y, weighted per pixel by how far the warped face is from y there (mean absolute
@@ -137,6 +147,7 @@ class ModelConfig:
     colour_residual: bool = False
     refinement_head: int = 0
     refinement_region: str = "image"
+    refinement_colours: str = "free"
     task: str = "expression"
 
     def __post_init__(self) -> None:
@@ -199,6 +210,16 @@ class ModelConfig:
         _choice("generator", self.generator, GENERATORS)
         _choice("stage2_landmark_image", self.stage2_landmark_image, STAGE2_LANDMARK_IMAGES)
         _choice("refinement_region", self.refinement_region, REFINEMENT_REGIONS)
+        _choice("refinement_colours", self.refinement_colours, REFINEMENT_COLOURS)
+        if self.refinement_colours == "palette":
+            if self.generator != "warp":
+                raise LandmarkGANError("model.refinement_colours=palette refines the warped face, so it needs "
+                                       f"model.generator=warp (got {self.generator!r})")
+            if self.colour_residual or self.refinement_region != "image":
+                raise LandmarkGANError(
+                    "model.colour_residual and model.refinement_region shape the free refinement's colour image and "
+                    "mask; the palette refinement has neither (its regions are fixed by the landmarks): set "
+                    "model.colour_residual=false and model.refinement_region=image")
         read = self.cls_size
         if read and (read < 8 or read & (read - 1) or read > s):
             raise LandmarkGANError(

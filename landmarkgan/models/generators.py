@@ -15,6 +15,7 @@ from landmarkgan.errors import LandmarkGANError
 from landmarkgan.landmarks.encoding import landmark_radius, soft_landmark_image
 from landmarkgan.models.config import REFERENCE_SIZE, ModelConfig
 from landmarkgan.models.networks import UnetGenerator, init_weights
+from landmarkgan.models.palette import PALETTE, palette_colours, palette_spots
 from landmarkgan.models.pdm import PointDistributionModel
 from landmarkgan.models.warp import BROWS, warp
 
@@ -23,6 +24,10 @@ WARP_CLAMP = 0.995  # the warped face is kept inside (-1, 1) before atanh: black
 INNER_FEATURES = slice(17, 68)  # iBUG-68 brows, nose, eyes and mouth: all but the jaw line
 REGION_SIGMA = 13.0  # the feature region's Gaussians, in pixels of a 256 x 256 image
 FOREHEAD_OFFSETS = (15.0, 30.0)  # the brows moved up by these (pixels at 256 x 256) cover the forehead
+PALETTE_SIGMA = 6.0  # the palette region's Gaussians, in pixels of a 256 x 256 image
+SHADING_RANGE = 2.0  # the palette refinement's shading multiplies the face by 1/2 to 2
+KEEP_BIAS = 4.0  # added to the "keep the warped face" logit: an untrained palette refinement barely paints
+SHADING_POOL = 2  # the shading logit is averaged over 2 x 2 pixels and interpolated back: no checkerboard, no speckle
 
 
 def _atanh(x: torch.Tensor) -> torch.Tensor:
@@ -85,6 +90,41 @@ def feature_region(source: torch.Tensor, target: torch.Tensor, size: int) -> tor
         parts.extend(points[:, BROWS] - offset * up for offset in FOREHEAD_OFFSETS)
     gx, gy = axis_gaussians(torch.cat(parts, dim=1), size, size, REGION_SIGMA / REFERENCE_SIZE)
     return torch.bmm(gy.transpose(1, 2), gx).clamp(max=1)[:, None]
+
+
+def palette_region(target: torch.Tensor, size: int) -> torch.Tensor:
+    """Where the palette refinement may put the person's palette colours (B, 1, S, S) in [0, 1]: the sum, clipped at 1,
+    of Gaussians (sigma :data:`PALETTE_SIGMA`) around the ``target`` landmarks' mouth and eyes
+    (:func:`~landmarkgan.models.palette.palette_spots`). Skin, hair and background keep the warped face's colours."""
+    gx, gy = axis_gaussians(palette_spots(target), size, size, PALETTE_SIGMA / REFERENCE_SIZE)
+    return torch.bmm(gy.transpose(1, 2), gx).clamp(max=1)[:, None]
+
+
+def palette_refinement(out: torch.Tensor, warped: torch.Tensor, palette: torch.Tensor, shading_region: torch.Tensor,
+                       region: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The palette refinement's output from the U-Net's raw output ``out`` (B, 1 + 1 + K, S, S): a shading logit, a
+    "keep the warped face" logit and one logit per palette colour; ``warped`` (B, C, S, S) and the ``palette``
+    (B, K, C) in [-1, 1]; the ``shading_region`` and the palette ``region`` (B, 1, S, S) in [0, 1].
+
+    In [0, 1] intensities: the layer weights are a softmax over the K + 1 logits (the keep logit raised by
+    :data:`KEEP_BIAS`), the palette's weights are multiplied by ``region`` and the keep weight is what they leave, so
+    ``base = keep * warped + sum_k weight_k * palette_k`` is a convex mix of the warped pixel and the palette; the
+    shading ``s = SHADING_RANGE ** (tanh(smooth(out_0)) * shading_region)`` is grey, from 1/2 to 2 and 1 outside its
+    region, ``smooth`` averaging over :data:`SHADING_POOL` x :data:`SHADING_POOL` pixels and interpolating back
+    (bilinearly), so that it varies smoothly: no pixel-sized speckle or checkerboard, on a photo no grain of its own;
+    the image is ``clamp(s * base, 0, 1)``. Returns {"image", "shading" (B, 1, S, S), "weights" (B, K, S, S), "mask":
+    the palette's share 1 - keep (B, 1, S, S)}, images back in [-1, 1].
+    """
+    smooth = F.interpolate(F.avg_pool2d(out[:, :1], SHADING_POOL), size=out.shape[-2:], mode="bilinear",
+                           align_corners=False)
+    shading = SHADING_RANGE ** (torch.tanh(smooth) * shading_region)
+    logits = torch.cat([out[:, 1:2] + KEEP_BIAS, out[:, 2:]], dim=1)
+    weights = torch.softmax(logits, dim=1)[:, 1:] * region
+    share = weights.sum(dim=1, keepdim=True)
+    colours = (weights[:, :, None] * ((palette + 1) / 2)[:, :, :, None, None]).sum(dim=1)
+    base = (1 - share) * (warped + 1) / 2 + colours
+    image = (shading * base).clamp(0, 1) * 2 - 1
+    return {"image": image, "shading": shading, "weights": weights, "mask": share}
 
 
 class LabelEmbedding(nn.Module):
@@ -208,36 +248,49 @@ class WarpExpressionGenerator(nn.Module):
        pinned by anchors on the border and around the head, :mod:`landmarkgan.models.warp`): brows, lids,
        mouth corners, lips and jaw move and the person stays who they are.
     2. A U-Net of the paper's architecture reads [warped x, x, landmark image, label planes, soft-crops of
-       the warped face around the target points] and outputs a colour image c and a mask m; the output is
-       ``y_hat = m * c + (1 - m) * warped x``. The refinement draws what a warp cannot: a mouth that opens
-       (its dark inside, teeth), eyes that widen, wrinkles that appear or go. c is ``tanh(r)`` with r the
-       U-Net's output, or with ``colour_residual`` a correction of the warped face, ``tanh(atanh(warped x) +
-       r)``, so that an untrained refinement returns the warp; m is a Sigmoid, with ``refinement_region=
-       "features"`` times a soft region around the facial features (:func:`feature_region`). With
-       ``refinement_head`` > 0, two 3x3 convolutions at full resolution read the U-Net's output and the warped
-       face and add a correction to c's and m's pre-activations (the U-Net's finest features are at half
-       resolution). Such masks fall to 0 ("keep the warp") early in training, while c is still poor, and stay
-       there; two terms prevent that (see ``LandmarkGAN.stage2_generator_loss``): c has a reconstruction loss of
-       its own (``lambda_colour``), and the mask learns, per pixel, whether c or the warp is closer to the real
-       target (``lambda_mask``).
+       the warped face around the target points] and refines the warped face. The refinement draws what a warp
+       cannot: a mouth that opens (its dark inside, teeth), eyes that widen, wrinkles that appear or go. How it may
+       change the face is ``refinement_colours``:
+
+       * "free" (today's): the U-Net outputs a colour image c and a mask m, and ``y_hat = m * c + (1 - m) * warped
+         x``. c is ``tanh(r)`` with r the U-Net's output, or with ``colour_residual`` a correction of the warped
+         face, ``tanh(atanh(warped x) + r)``, so that an untrained refinement returns the warp; m is a Sigmoid, with
+         ``refinement_region="features"`` times a soft region around the facial features (:func:`feature_region`).
+         Such masks fall to 0 ("keep the warp") early in training, while c is still poor, and stay there; two terms
+         prevent that (see ``LandmarkGAN.stage2_generator_loss``): c has a reconstruction loss of its own
+         (``lambda_colour``), and the mask learns, per pixel, whether c or the warp is closer to the real target
+         (``lambda_mask``).
+       * "palette": the U-Net decides where and how much, the colours come from the person
+         (:func:`palette_refinement`): a grey shading multiplied into the face near the features (folds, wrinkles,
+         shadows; :func:`feature_region`), and around the target's mouth and eyes (:func:`palette_region`) a
+         per-pixel mix of the warped face and colours sampled from x at its landmarks (lips, skin, teeth, a dark
+         cavity, sclera, iris: :func:`~landmarkgan.models.palette.palette_colours`), which the U-Net also reads, as
+         constant planes. It cannot paint a colour the person lacks, and on a photo its layers carry the photo's own.
+
+       With ``refinement_head`` > 0, two 3x3 convolutions at full resolution read the U-Net's output and the warped
+       face and add a correction to the U-Net's output (its finest features are at half resolution).
     """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
         c = config.input_nc
+        self.palette = config.refinement_colours == "palette"
         self.input_nc = 3 * c + (config.num_labels if config.labels_to_ge else 0) + ((c + 1) if config.soft_crops else 0)
-        self.unet = UnetGenerator(self.input_nc, c + 1, config.num_downs, config.ngf, config.norm, config.dropout,
+        self.input_nc += len(PALETTE) * c if self.palette else 0
+        output_nc = 2 + len(PALETTE) if self.palette else c + 1
+        self.unet = UnetGenerator(self.input_nc, output_nc, config.num_downs, config.ngf, config.norm, config.dropout,
                                   tanh=False)
         width = config.refinement_head
         self.head = nn.Sequential(
-            nn.Conv2d(2 * c + 1, width, kernel_size=3, padding=1), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(width, c + 1, kernel_size=3, padding=1)) if width else None
+            nn.Conv2d(output_nc + c, width, kernel_size=3, padding=1), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(width, output_nc, kernel_size=3, padding=1)) if width else None
         init_weights(self)
 
     def forward(self, x: torch.Tensor, landmarks: Landmarks, labels: torch.Tensor) -> dict[str, torch.Tensor | None]:
         """x (B, C, S, S), stage I's Landmarks (with source points), labels (B, L) -> {"image", "landmark_image",
-        "warped", "mask", "colour", "mask_logits"}."""
+        "warped", "mask"} and the refinement's layers: "colour" and "mask_logits" (free), or "shading", "weights" and
+        "palette" (B, K, C) (palette)."""
         c = self.config
         warped = warp(x, landmarks.source_points, landmarks.points, grid=max(c.image_size // 2, 32),
                       regularisation=c.warp_regularisation)
@@ -247,9 +300,18 @@ class WarpExpressionGenerator(nn.Module):
             parts.append(label_planes(labels, x))
         if c.soft_crops:
             parts.append(soft_crops(warped, landmarks.points, c.soft_crop_sigma / REFERENCE_SIZE))
+        if self.palette:
+            palette = palette_colours(x, landmarks.source_points)
+            parts.append(label_planes(palette.flatten(1), x))
         out = self.unet(torch.cat(parts, dim=1))
         if self.head is not None:
             out = out + self.head(torch.cat([out, warped], dim=1))
+        shared = {"landmark_image": landmark_image, "warped": warped}
+        if self.palette:
+            size = x.shape[-1]
+            region = palette_region(landmarks.points, size).to(x.dtype)
+            shading_region = feature_region(landmarks.source_points, landmarks.points, size).to(x.dtype)
+            return {**palette_refinement(out, warped, palette, shading_region, region), **shared, "palette": palette}
         correction = out[:, : c.input_nc]
         if c.colour_residual:
             correction = correction + _atanh(warped.clamp(-WARP_CLAMP, WARP_CLAMP))
@@ -258,8 +320,8 @@ class WarpExpressionGenerator(nn.Module):
         mask = torch.sigmoid(logits)
         if c.refinement_region == "features":
             mask = mask * feature_region(landmarks.source_points, landmarks.points, x.shape[-1]).to(mask.dtype)
-        return {"image": mask * colour + (1 - mask) * warped, "landmark_image": landmark_image, "warped": warped,
-                "mask": mask, "colour": colour, "mask_logits": logits}
+        return {"image": mask * colour + (1 - mask) * warped, **shared, "mask": mask, "colour": colour,
+                "mask_logits": logits}
 
 
 def check_refinement(config: ModelConfig, refinement: float) -> None:
@@ -273,13 +335,14 @@ def check_refinement(config: ModelConfig, refinement: float) -> None:
 
 
 def blend_refinement(out: dict[str, torch.Tensor | None], refinement: float) -> torch.Tensor:
-    """Stage II's output with the warp generator's blending mask scaled by ``refinement``:
-    ``warped + refinement * mask * (colour - warped)``; 1 gives the generator's own output (either generator's),
-    0 the warp alone."""
+    """Stage II's output with the warp generator's refinement scaled by ``refinement``: the warped face plus that share
+    of what the refinement changed, ``warped + refinement * (image - warped)`` (for the free refinement, its blending
+    mask scaled: ``warped + refinement * mask * (colour - warped)``); 1 gives the generator's own output (either
+    generator's), 0 the warp alone."""
     if refinement == 1:
         return out["image"]
-    warped, mask, colour = out["warped"], out["mask"], out["colour"]
-    return warped + (refinement * mask) * (colour - warped)
+    warped = out["warped"]
+    return warped + refinement * (out["image"] - warped)
 
 
 def stage2_landmark_image(config: ModelConfig, colours: torch.Tensor, landmarks: Landmarks) -> torch.Tensor:

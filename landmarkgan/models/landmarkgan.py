@@ -190,9 +190,10 @@ class LandmarkGAN(nn.Module):
         when given (a detector's landmarks of x), replace stage I's own estimate of them, and the target
         landmarks become those plus stage I's displacement (its target minus its source estimate), so a
         face keeps its own shape; ``warped`` is x warped to the target landmarks and ``mask`` the
-        refinement's blending mask (both None for the paper's generator). ``refinement`` (warp generator only)
-        scales that mask: 1 is the model as trained, 0 the warp alone, 0.5 half of the refinement's change
-        (see :func:`blend_refinement`). The ground-truth baseline also
+        refinement's blending mask (the palette refinement's: the share of its palette colours; both None for the
+        paper's generator). ``refinement`` (warp generator only)
+        scales what the refinement changed: 1 is the model as trained, 0 the warp alone, 0.5 half of the refinement's
+        change (see :func:`blend_refinement`). The ground-truth baseline also
         takes the target's landmark image and landmarks (pixels) and the source's; the label-only baseline
         returns None for the landmarks. Runs in the current mode: call ``eval()`` first for outputs without
         dropout noise.
@@ -401,13 +402,13 @@ class LandmarkGAN(nn.Module):
         if c.identity_loss:
             parts["identity"] = identity_loss(identity_net, y, y_hat, batch.get("target_identity"))
             total = total + c.lambda3 * parts["identity"]
-        if out.get("mask") is not None:  # the warp generator
+        if out.get("warped") is not None and c.lambda_change:  # the warp generator
+            parts["change"] = change_weighted_loss(y_hat, y, out["warped"], c.recon_loss)
+            total = total + c.lambda_change * parts["change"]
+        if out.get("colour") is not None:  # the warp generator's free refinement
             if c.lambda_colour:
                 parts["colour"] = reconstruction_loss(out["colour"].float(), y.float(), c.recon_loss)
                 total = total + c.lambda_colour * parts["colour"]
-            if c.lambda_change:
-                parts["change"] = change_weighted_loss(y_hat, y, out["warped"], c.recon_loss)
-                total = total + c.lambda_change * parts["change"]
             if c.lambda_mask:
                 parts["mask"] = mask_loss(out["mask_logits"], out["colour"], out["warped"], y)
                 total = total + c.lambda_mask * parts["mask"]

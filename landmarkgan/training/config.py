@@ -38,6 +38,8 @@ class TrainConfig:
     ema: float = 0.0  # decay of the generators' weight average used after training, e.g. 0.999 (0: none)
     stage1_jitter: float = 0.0  # Gl's and Dl's pairs moved by random similarities of this size, e.g. 0.08 (0: none)
     photometric: float = 0.0  # share of stage II's pairs given the same random colour, light, blur and grain (0: none)
+    init: str | None = None  # start from this model or checkpoint folder's weights (those that fit), e.g. to fine-tune
+    balance_targets: bool = False  # pairs repeated so every target expression is asked as often (neutral x4 here)
     beta1: float = 0.5
     beta2: float = 0.999
     seed: int = 0

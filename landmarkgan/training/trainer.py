@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from landmarkgan.data.dataset import ExpressionPairDataset
+from landmarkgan.data.pairs import balanced_targets
 from landmarkgan.data.images import save_image
 from landmarkgan.devices import resolve_device
 from landmarkgan.errors import LandmarkGANError
@@ -41,6 +42,7 @@ from landmarkgan.training import distributed
 from landmarkgan.training.checkpoint import Progress, latest_checkpoint, load_checkpoint, load_ema, save_checkpoint
 from landmarkgan.training.config import Config
 from landmarkgan.training.ema import WeightAverage
+from landmarkgan.training.init import init_from
 from landmarkgan.training.jitter import similarity_jitter
 from landmarkgan.training.photometric import photometric_augment
 from landmarkgan.training.sampler import ResumableSampler
@@ -123,6 +125,8 @@ class Trainer:
             tc.data, split="train", image_size=mc.image_size, pairs=tc.pairs, num_pairs=tc.num_pairs, seed=tc.seed,
             cache_mb=tc.cache_mb, task=mc.task,
         )
+        if tc.balance_targets:
+            self.dataset.pairs = balanced_targets(self.dataset.pairs, self.dataset.samples)
         if list(self.dataset.expressions) != mc.expressions:
             if resume:
                 raise LandmarkGANError(
@@ -136,6 +140,8 @@ class Trainer:
 
         self.model = LandmarkGAN(mc)
         self.model.fit_pdm(self.dataset.train_landmarks())
+        if tc.init and not resume:
+            init_from(self.model, tc.init)
         self.model.to(self.device)
         if tc.channels_last:
             self.model.to(memory_format=torch.channels_last)
