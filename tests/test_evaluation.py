@@ -388,6 +388,9 @@ def test_the_default_benchmark_is_the_baselines_table_i_and_the_built_in_recipe(
     assert recipe.model.to_dict() == shipped.model.to_dict() | size
     for key in ("batch_size", "ema", "stage1_jitter", "photometric"):
         assert getattr(recipe.train, key) == getattr(shipped.train, key), key
+    palette = Config.from_dict(BENCHMARK_DEFAULTS).with_overrides(VARIANTS["palette"][1])
+    changed = {k for k, v in palette.model.to_dict().items() if v != getattr(recipe.model, k)}
+    assert changed == {"refinement_colours", "colour_residual"} and palette.model.refinement_colours == "palette"
 
 
 def test_a_benchmark_stopped_in_training_scores_nothing_and_continues(

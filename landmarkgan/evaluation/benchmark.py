@@ -45,6 +45,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                   [*WARP, "model.refinement_head=16"]),
     "warp-region": ("warp-and-refine, refinement near the facial features only",
                     [*WARP, "model.refinement_region=features"]),
+    "palette": ("the built-in model's recipe with the palette refinement (colours from the person; ours)",
+                [*(o for o in DEFAULT_MODEL if o != "model.colour_residual=true"), "model.refinement_colours=palette"]),
 }
 # what `landmarkgan benchmark` trains unless told: the baselines, the paper's Table I and the built-in model's recipe
 DEFAULT_VARIANTS = list(VARIANTS)[: list(VARIANTS).index("default-model") + 1]
