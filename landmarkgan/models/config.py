@@ -83,8 +83,9 @@ class ModelConfig:
         lambda_mask: weight of the free refinement's mask loss: the blending mask learns, per pixel, whether
             its colour image or the warped face is closer to the real target (binary cross-entropy).
         lambda_colour: weight of the free refinement's second reconstruction term, on its colour image alone
-            (the recon_loss kind against y). Neither applies to the palette refinement. Without these two the blending mask falls to 0 and stays there:
-            where the mask is 0 the colour image gets no gradient, so it never becomes worth blending in.
+            (the recon_loss kind against y). Neither applies to the palette refinement. Without these two the
+            blending mask falls to 0 and stays there: where the mask is 0 the colour image gets no gradient, so it
+            never becomes worth blending in.
         lambda_change: weight of the warp generator's change-weighted reconstruction term: the recon_loss kind
             between y_hat and y, weighted per pixel by how far the warped face is from y there (mean absolute
             difference over the channels, no gradient) and normalised by the weights' sum, i.e. the error on
